@@ -1,0 +1,1 @@
+"""The AWS wire-protocol layer: botocore-driven parsers and serializers, one per protocol."""

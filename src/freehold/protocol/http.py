@@ -1,0 +1,110 @@
+"""The HTTP request and response values that the protocol layer reads and writes.
+
+They are plain data, independent of ASGI, so that parsers and serializers can be tested
+without a server and the gateway can adapt them to whatever serves them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+
+class Headers:
+    """Case-insensitive, order-preserving, multi-valued HTTP headers."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[tuple[str, str]] | dict[str, str] | None = None) -> None:
+        if items is None:
+            self._items: list[tuple[str, str]] = []
+        elif isinstance(items, dict):
+            self._items = list(items.items())
+        else:
+            self._items = list(items)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        lname = name.lower()
+        for key, value in self._items:
+            if key.lower() == lname:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        lname = name.lower()
+        return [value for key, value in self._items if key.lower() == lname]
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def set(self, name: str, value: str) -> None:
+        self.remove(name)
+        self._items.append((name, value))
+
+    def add(self, name: str, value: str) -> None:
+        self._items.append((name, value))
+
+    def remove(self, name: str) -> None:
+        lname = name.lower()
+        self._items = [(k, v) for k, v in self._items if k.lower() != lname]
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+
+@dataclass
+class HttpRequest:
+    """One HTTP request as received.
+
+    `path` is the raw, still percent-encoded path without the query string;
+    `query_string` is the raw query string without the leading `?`.
+    """
+
+    method: str
+    path: str
+    query_string: str = ""
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+
+    @property
+    def host(self) -> str:
+        return self.headers.get("host", "") or ""
+
+    def query_items(self) -> list[tuple[str, str]]:
+        """Decoded query parameters in order; a key without `=` has the value ''."""
+        return parse_qsl(self.query_string, keep_blank_values=True)
+
+    def query(self) -> dict[str, str]:
+        """Decoded query parameters; the first value wins for a repeated key."""
+        result: dict[str, str] = {}
+        for key, value in self.query_items():
+            result.setdefault(key, value)
+        return result
+
+
+Body = bytes | AsyncIterator[bytes]
+
+
+@dataclass
+class HttpResponse:
+    """One HTTP response to send. `body` is bytes, or an async iterator for streamed bodies."""
+
+    status: int = 200
+    headers: Headers = field(default_factory=Headers)
+    body: Body = b""

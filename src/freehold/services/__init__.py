@@ -1,0 +1,1 @@
+"""Service providers, one package per AWS service, loaded lazily by `registry`."""

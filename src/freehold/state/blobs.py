@@ -1,0 +1,258 @@
+"""The blob store: large bodies (objects, code packages) as files, written atomically, streamed.
+
+    store = BlobStore(settings.data_dir / "blobs", fsync=settings.durability == "fsync")
+    info = store.write(chunks)             # BlobInfo(key, size, md5, sha256)
+    info = await store.write_async(achunks)
+    with store.open(info.key) as f: ...    # a binary file
+    for chunk in store.read_range(info.key, 100, 200): ...   # bytes [100, 200)
+    store.delete(info.key); store.exists(info.key); store.reset()
+
+Keys are random (uuid4 hex), independent of the content, and sharded into two levels of
+subdirectories (ab/cd/abcd...) so no directory grows huge. A write goes to a temporary file
+in the blob's own directory and is renamed into place only when complete, so a crash mid-write
+never leaves a visible, partial blob; with fsync the file is flushed before the rename and
+the directory after it, so a blob whose write returned survives power loss. Bodies are never
+held whole in memory: writes hash and write chunk by chunk, reads yield bounded chunks.
+
+The SQL row that references a blob is the source of truth: a provider writes the blob first,
+then commits the row; orphaned blobs (a crash between the two) can be found with iter_keys().
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+READ_CHUNK_SIZE = 256 * 1024
+# write_async hands the disk this much at a time (one thread hop per batch, not per chunk).
+ASYNC_BATCH_SIZE = 1024 * 1024
+TEMP_PREFIX = ".tmp-"
+
+_KEY = re.compile(r"^[0-9a-f]{32}$")
+
+
+class BlobNotFound(LookupError):
+    """No blob has this key."""
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """A stored blob: its key, size in bytes, and MD5 / SHA-256 hex digests of its content."""
+
+    key: str
+    size: int
+    md5: str
+    sha256: str
+
+
+class _BlobWriter:
+    """One blob being written: a temp file beside its final path, hashed as it grows."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self.key = uuid.uuid4().hex
+        self.final = store.path(self.key)
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        self.temp = self.final.parent / f"{TEMP_PREFIX}{self.key}-{os.getpid()}"
+        self._fsync = store.fsync
+        self._fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._sha256 = hashlib.sha256()
+        self._size = 0
+        # write_async may be cancelled while a worker thread is writing: abort() then waits
+        # for that write, so the descriptor is never closed (and reused) under it.
+        self._lock = threading.Lock()
+
+    def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        view = memoryview(chunk).cast("B")
+        if not view:
+            return
+        with self._lock:
+            if self._fd < 0:
+                raise ValueError("blob write already finished")
+            self._md5.update(view)
+            self._sha256.update(view)
+            self._size += len(view)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+
+    def commit(self) -> BlobInfo:
+        with self._lock:
+            try:
+                if self._fsync:
+                    os.fsync(self._fd)
+            finally:
+                os.close(self._fd)
+                self._fd = -1
+        os.replace(self.temp, self.final)
+        if self._fsync:
+            _fsync_directory(self.final.parent)
+        return BlobInfo(self.key, self._size, self._md5.hexdigest(), self._sha256.hexdigest())
+
+    def abort(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+        self.temp.unlink(missing_ok=True)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BlobStore:
+    """Blobs as files under `root` (created if missing); see the module docstring."""
+
+    def __init__(self, root: Path, fsync: bool = True) -> None:
+        self.root = Path(root)
+        self.fsync = fsync
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    # -- writing -------------------------------------------------------------------------------
+    def write(self, chunks: Iterable[bytes]) -> BlobInfo:
+        """Store the concatenated chunks as a new blob, atomically; return its BlobInfo."""
+        writer = _BlobWriter(self)
+        try:
+            for chunk in chunks:
+                writer.write(chunk)
+            return writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+
+    async def write_async(self, chunks: AsyncIterable[bytes]) -> BlobInfo:
+        """Like write(), for an async body: disk I/O and hashing run in a worker thread.
+
+        At most ASYNC_BATCH_SIZE bytes (plus one chunk) are buffered at a time.
+        """
+        writer = await asyncio.to_thread(_BlobWriter, self)
+        try:
+            batch: list[bytes] = []
+            batched = 0
+            async for chunk in chunks:
+                batch.append(chunk)
+                batched += len(chunk)
+                if batched >= ASYNC_BATCH_SIZE:
+                    await asyncio.to_thread(_write_all, writer, batch)
+                    batch, batched = [], 0
+            if batch:
+                await asyncio.to_thread(_write_all, writer, batch)
+            return await asyncio.to_thread(writer.commit)
+        except BaseException:
+            writer.abort()
+            raise
+
+    # -- reading -------------------------------------------------------------------------------
+    def path(self, key: str) -> Path:
+        """Where blob `key` lives (for sendfile or unpacking). ValueError if malformed."""
+        if not _KEY.match(key):
+            raise ValueError(f"malformed blob key {key!r}")
+        return self.root / key[:2] / key[2:4] / key
+
+    def exists(self, key: str) -> bool:
+        try:
+            return self.path(key).is_file()
+        except ValueError:
+            return False
+
+    def size(self, key: str) -> int:
+        """The size in bytes of blob `key`; BlobNotFound if absent."""
+        try:
+            return self.path(key).stat().st_size
+        except (FileNotFoundError, ValueError) as error:
+            raise BlobNotFound(key) from error
+
+    def open(self, key: str) -> BinaryIO:
+        """Blob `key` as a binary file opened for reading; BlobNotFound if absent."""
+        try:
+            return open(self.path(key), "rb")
+        except (FileNotFoundError, ValueError) as error:
+            raise BlobNotFound(key) from error
+
+    def read_range(
+        self, key: str, start: int = 0, end: int | None = None, chunk_size: int = READ_CHUNK_SIZE
+    ) -> Iterator[bytes]:
+        """Bytes [start, end) of blob `key` (end None or past the size: to the end), in chunks.
+
+        HTTP ranges are inclusive: `bytes=0-99` is read_range(key, 0, 100). BlobNotFound if
+        the blob is absent (raised here, before iteration starts).
+        """
+        if start < 0 or (end is not None and end < start):
+            raise ValueError(f"invalid range [{start}, {end})")
+        file = self.open(key)
+        return self._iter_range(file, start, end, chunk_size)
+
+    @staticmethod
+    def _iter_range(file: BinaryIO, start: int, end: int | None, chunk_size: int) -> Iterator[bytes]:
+        with file:
+            file.seek(start)
+            remaining = None if end is None else end - start
+            while remaining is None or remaining > 0:
+                want = chunk_size if remaining is None else min(chunk_size, remaining)
+                chunk = file.read(want)
+                if not chunk:
+                    return
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    def iter_keys(self) -> Iterator[str]:
+        """Every stored blob's key (not temporary files of writes in progress)."""
+        for first in sorted(self.root.iterdir()):
+            if not first.is_dir():
+                continue
+            for second in sorted(first.iterdir()):
+                if not second.is_dir():
+                    continue
+                for entry in sorted(second.iterdir()):
+                    if _KEY.match(entry.name):
+                        yield entry.name
+
+    # -- removing ------------------------------------------------------------------------------
+    def delete(self, key: str) -> None:
+        """Remove blob `key`; removing an absent blob is not an error."""
+        try:
+            self.path(key).unlink(missing_ok=True)
+        except ValueError:
+            return
+
+    def remove_stale_temp_files(self, older_than_seconds: float = 3600.0) -> int:
+        """Delete temp files left by writes that crashed; return how many were removed."""
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        for temp in self.root.glob(f"*/*/{TEMP_PREFIX}*"):
+            try:
+                if temp.stat().st_mtime < cutoff:
+                    temp.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+    def reset(self) -> None:
+        """Delete every blob (and leftover temp file)."""
+        for entry in self.root.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def _write_all(writer: _BlobWriter, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        writer.write(chunk)

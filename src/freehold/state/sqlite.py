@@ -1,0 +1,276 @@
+"""The SQLite backend: one database file in WAL mode, a small connection pool, one writer.
+
+Connections: a pool of connections shared by all threads (a connection is used by one thread
+at a time). WAL lets readers run while one transaction writes. Every transaction starts with
+BEGIN IMMEDIATE (it takes the write lock up front, so it cannot fail half-way with
+SQLITE_BUSY when it first writes) while holding a process-wide lock per database file, so
+this process's writers queue in Python instead of spinning in SQLite's busy handler.
+busy_timeout still covers other processes (e.g. `freehold reset` beside a running server).
+
+Durability: synchronous=NORMAL in WAL mode writes each commit to the WAL file before COMMIT
+returns, so it survives kill -9 of the process (the OS page cache keeps it); synchronous=FULL
+also fsyncs the WAL at every commit, so it survives power loss.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from freehold.state.database import (
+    Database,
+    IntegrityError,
+    IntegrityKind,
+    Row,
+    SqlParams,
+    StateError,
+    Transaction,
+)
+from freehold.state.dialect import sqlite_ddl, sqlite_statement
+from freehold.state.migrations import MIGRATIONS_TABLE
+
+BUSY_TIMEOUT_SECONDS = 30.0
+MAX_IDLE_CONNECTIONS = 8
+
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def _write_lock_for(path: Path) -> threading.Lock:
+    """One lock per database file for the whole process, shared by every Database on it."""
+    key = str(path.resolve())
+    with _write_locks_guard:
+        return _write_locks.setdefault(key, threading.Lock())
+
+
+def _integrity_kind(message: str) -> IntegrityKind:
+    # SQLite's messages: "UNIQUE constraint failed: t.c", "FOREIGN KEY constraint failed",
+    # "NOT NULL constraint failed: t.c", "CHECK constraint failed: name".
+    upper = message.upper()
+    if upper.startswith("UNIQUE"):
+        return "unique"
+    if upper.startswith("FOREIGN KEY"):
+        return "foreign_key"
+    if upper.startswith("NOT NULL"):
+        return "not_null"
+    if upper.startswith("CHECK"):
+        return "check"
+    return "other"
+
+
+def _state_error(error: sqlite3.Error) -> StateError:
+    if isinstance(error, sqlite3.IntegrityError):
+        return IntegrityError(str(error), _integrity_kind(str(error)))
+    return StateError(f"SQLite: {error}")
+
+
+class _SqliteTransaction(Transaction):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__()
+        self._conn = conn
+
+    def _execute(self, sql: str, params: SqlParams) -> int:
+        try:
+            cursor = self._conn.execute(sqlite_statement(sql), params)
+            try:
+                return cursor.rowcount
+            finally:
+                cursor.close()
+        except sqlite3.Error as error:
+            raise _state_error(error) from error
+
+    def _executemany(self, sql: str, seq_of_params: Iterable[SqlParams]) -> int:
+        try:
+            cursor = self._conn.executemany(sqlite_statement(sql), seq_of_params)
+            try:
+                return cursor.rowcount
+            finally:
+                cursor.close()
+        except sqlite3.Error as error:
+            raise _state_error(error) from error
+
+    def _query(self, sql: str, params: SqlParams) -> list[Row]:
+        return _query_all(self._conn, sql, params)
+
+    def _query_one(self, sql: str, params: SqlParams) -> Row | None:
+        return _query_first(self._conn, sql, params)
+
+    def _control(self, sql: str) -> None:
+        try:
+            self._conn.execute(sql).close()
+        except sqlite3.Error as error:
+            raise _state_error(error) from error
+
+    def _begin(self) -> None:
+        self._control("BEGIN IMMEDIATE")
+
+
+def _query_all(conn: sqlite3.Connection, sql: str, params: SqlParams) -> list[Row]:
+    try:
+        cursor = conn.execute(sqlite_statement(sql), params)
+        try:
+            rows: list[Row] = cursor.fetchall()
+            return rows
+        finally:
+            cursor.close()
+    except sqlite3.Error as error:
+        raise _state_error(error) from error
+
+
+def _query_first(conn: sqlite3.Connection, sql: str, params: SqlParams) -> Row | None:
+    try:
+        cursor = conn.execute(sqlite_statement(sql), params)
+        try:
+            row: Row | None = cursor.fetchone()
+            return row
+        finally:
+            # Closing finalizes the statement, so an unread rest does not keep a read
+            # snapshot open (which would stop WAL checkpoints).
+            cursor.close()
+    except sqlite3.Error as error:
+        raise _state_error(error) from error
+
+
+class _ConnectionPool:
+    """Idle connections kept for reuse; new ones opened on demand, extra ones closed."""
+
+    def __init__(self, path: Path, synchronous: str) -> None:
+        self._path = path
+        self._synchronous = synchronous
+        self._idle: list[sqlite3.Connection] = []
+        self._guard = threading.Lock()
+        self._closed = False
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            str(self._path),
+            timeout=BUSY_TIMEOUT_SECONDS,
+            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+            check_same_thread=False,  # used by one thread at a time, via the pool
+            cached_statements=512,
+        )
+        for pragma in (
+            "PRAGMA foreign_keys = ON",
+            f"PRAGMA synchronous = {self._synchronous}",
+            "PRAGMA case_sensitive_like = ON",
+            "PRAGMA temp_store = MEMORY",
+            "PRAGMA cache_size = -16000",  # 16 MB of page cache per connection
+        ):
+            conn.execute(pragma).close()
+        return conn
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        with self._guard:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            try:
+                conn = self._open()
+            except sqlite3.Error as error:
+                raise _state_error(error) from error
+        reusable = True
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK").close()
+                except sqlite3.Error:
+                    reusable = False
+            with self._guard:
+                if reusable and not self._closed and len(self._idle) < MAX_IDLE_CONNECTIONS:
+                    self._idle.append(conn)
+                    conn = None
+            if conn is not None:
+                conn.close()
+
+    def close(self) -> None:
+        with self._guard:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+class SqliteDatabase(Database):
+    """SQLite in WAL mode at `path` (created with its directory if missing)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path, fsync: bool = False) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_lock = _write_lock_for(self.path)
+        self._pool = _ConnectionPool(self.path, "FULL" if fsync else "NORMAL")
+        with self._pool.connection() as conn:
+            try:
+                # WAL is a property of the file: set once, it stays for every connection.
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            except sqlite3.Error as error:
+                raise _state_error(error) from error
+            if mode is None or str(mode[0]).lower() != "wal":
+                raise StateError(f"SQLite at {self.path} cannot use WAL mode (got {mode!r})")
+
+    @contextmanager
+    def _connect_transaction(self) -> Iterator[Transaction]:
+        with self._write_lock, self._pool.connection() as conn:
+            yield _SqliteTransaction(conn)
+
+    def _query_once(self, sql: str, params: SqlParams) -> list[Row]:
+        with self._pool.connection() as conn:
+            return _query_all(conn, sql, params)
+
+    def _query_one_once(self, sql: str, params: SqlParams) -> Row | None:
+        with self._pool.connection() as conn:
+            return _query_first(conn, sql, params)
+
+    def _execute_once(self, sql: str, params: SqlParams) -> int:
+        # In autocommit mode one statement is its own transaction; the process-wide lock
+        # still queues it behind other writers instead of SQLite's busy handler.
+        with self._write_lock, self._pool.connection() as conn:
+            try:
+                cursor = conn.execute(sqlite_statement(sql), params)
+                try:
+                    return cursor.rowcount
+                finally:
+                    cursor.close()
+            except sqlite3.Error as error:
+                raise _state_error(error) from error
+
+    def translate_ddl(self, sql: str) -> str:
+        return sqlite_ddl(sql)
+
+    def lock_migrations(self, tx: Transaction) -> None:
+        # Every SQLite transaction already holds the database's write lock (BEGIN IMMEDIATE),
+        # which serializes migrations of every process using this file.
+        return None
+
+    def reset(self) -> None:
+        with self.transaction() as tx:
+            # Checked at COMMIT, by which time every table is empty: delete in any order.
+            tx.execute("PRAGMA defer_foreign_keys = ON")
+            tables = [
+                str(row[0])
+                for row in tx.query(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> ?",
+                    (MIGRATIONS_TABLE,),
+                )
+            ]
+            for table in tables:
+                tx.execute(f'DELETE FROM "{table}"')
+            if tx.query_one("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"):
+                tx.execute("DELETE FROM sqlite_sequence")  # restart AUTOINCREMENT counters
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._pool.close()
+
+    def __repr__(self) -> str:
+        return f"SqliteDatabase({str(self.path)!r})"

@@ -1,0 +1,84 @@
+"""What is particular to the SQLite backend: file location, pragmas, the shared write lock."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from freehold.config import Settings
+from freehold.state.database import StateError, open_database
+from freehold.state.sqlite import SqliteDatabase
+
+
+def test_default_location_is_state_db_in_the_data_dir(tmp_path: Path) -> None:
+    data_dir = tmp_path / "not" / "yet" / "there"
+    db = open_database(Settings(data_dir=data_dir))
+    try:
+        assert isinstance(db, SqliteDatabase)
+        assert db.path == data_dir / "state.db"
+        assert (data_dir / "state.db").is_file()
+    finally:
+        db.close()
+
+
+def test_sqlite_url_names_the_file(tmp_path: Path) -> None:
+    db = open_database(Settings(state_url=f"sqlite:///{tmp_path}/custom.db"))
+    try:
+        assert isinstance(db, SqliteDatabase) and db.path == tmp_path / "custom.db"
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize(("durability", "synchronous"), [("process", 1), ("fsync", 2)])
+def test_wal_and_synchronous_follow_durability(tmp_path: Path, durability: str, synchronous: int) -> None:
+    db = open_database(Settings(data_dir=tmp_path, durability=durability))  # type: ignore[arg-type]
+    try:
+        assert db.query("PRAGMA journal_mode") == [("wal",)]
+        assert db.query("PRAGMA synchronous") == [(synchronous,)]  # 1 NORMAL, 2 FULL
+        assert db.query("PRAGMA foreign_keys") == [(1,)]
+        with db.transaction() as tx:  # pragmas hold on every pooled connection
+            assert tx.query("PRAGMA synchronous") == [(synchronous,)]
+    finally:
+        db.close()
+
+
+def test_two_databases_on_one_file_share_the_write_lock(tmp_path: Path) -> None:
+    # Without the shared process-wide lock, writers on separate connections would meet
+    # SQLITE_BUSY inside their transactions; with it they queue.
+    first = SqliteDatabase(tmp_path / "shared.db")
+    second = SqliteDatabase(tmp_path / "shared.db")
+    first.execute("CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER)")
+    errors: list[BaseException] = []
+
+    def write(db: SqliteDatabase, prefix: str) -> None:
+        try:
+            for n in range(40):
+                with db.transaction() as tx:
+                    tx.execute("INSERT INTO t VALUES (?, ?)", (f"{prefix}{n}", n))
+                    tx.query("SELECT COUNT(*) FROM t")
+        except Exception as error:  # noqa: BLE001 - reported by the test's thread
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=write, args=(db, f"{name}{t}-"))
+        for db, name in ((first, "a"), (second, "b"))
+        for t in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    try:
+        assert not errors, errors
+        assert first.query("SELECT COUNT(*) FROM t") == [(240,)]
+    finally:
+        first.close()
+        second.close()
+
+
+def test_unopenable_file_is_a_state_error(tmp_path: Path) -> None:
+    (tmp_path / "state.db").mkdir()  # a directory where the database file should be
+    with pytest.raises(StateError):
+        open_database(Settings(data_dir=tmp_path))
