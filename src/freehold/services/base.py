@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
     from freehold.config import Settings
+    from freehold.gateway.context import RequestContext
+    from freehold.services.registry import Services
     from freehold.state.blobs import BlobStore
     from freehold.state.database import Database
 
@@ -38,11 +40,13 @@ def inline(method: F) -> F:
 
 @dataclass
 class ServiceRuntime:
-    """What every provider is given: settings, the SQL database and the blob store."""
+    """What every provider is given: settings, the SQL database, the blob store, and the
+    node's services (set by `Services`), through which providers call each other."""
 
     settings: "Settings"
     db: "Database"
     blobs: "BlobStore"
+    services: "Services | None" = None
 
 
 class Provider:
@@ -58,6 +62,15 @@ class Provider:
         self.db = runtime.db
         self.blobs = runtime.blobs
         self.settings = runtime.settings
+
+    def call(self, service: str, ctx: "RequestContext", operation: str, params: Params) -> Params:
+        """Call another service's operation in process, the way a client would: through its
+        provider method, with its input validated; errors arrive as ServiceError.
+        (Services meet only through their APIs, never through each other's tables.)"""
+        services = self.runtime.services
+        if services is None:
+            raise RuntimeError("provider is not attached to a node's services")
+        return services.call(service, ctx, operation, params)
 
     def start(self) -> None:
         """Called once after construction: apply migrations, start background workers."""

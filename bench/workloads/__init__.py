@@ -1,0 +1,24 @@
+"""Every benchmark workload by the name the command line selects it with, in report order."""
+
+from __future__ import annotations
+
+from bench.workloads import idle_rss, startup, sts
+from bench.workloads.base import EndpointWorkload, LifecycleWorkload, Measured, Options, Target, Workload
+
+WORKLOADS: dict[str, Workload] = {
+    module.WORKLOAD.name: module.WORKLOAD for module in (startup, idle_rss, sts)
+}
+
+# Longer names a reader might type for the same workloads.
+ALIASES = {"sts-get-caller-identity": "sts", "rss": "idle-rss"}
+
+__all__ = [
+    "ALIASES",
+    "WORKLOADS",
+    "EndpointWorkload",
+    "LifecycleWorkload",
+    "Measured",
+    "Options",
+    "Target",
+    "Workload",
+]

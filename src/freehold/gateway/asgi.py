@@ -1,0 +1,140 @@
+"""The ASGI application: HTTP in, `HttpRequest` through the pipeline, `HttpResponse` out.
+
+Kept framework-free on purpose: one callable, the lifespan protocol to open and close the
+node, and nothing between uvicorn and the pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from freehold.gateway import internal
+from freehold.gateway.node import Node
+from freehold.protocol.errors import ServiceError
+from freehold.protocol.http import Headers, HttpRequest, HttpResponse
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+log = logging.getLogger("freehold")
+
+# Until streaming request bodies arrive (S3 issue), bodies are read whole; beyond this the
+# request is refused rather than exhausting memory.
+MAX_BODY_BYTES = 256 * 1024 * 1024
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class App:
+    """The ASGI callable serving one `Node`."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.node.open()
+                except Exception as exc:  # reported to uvicorn, which exits
+                    log.exception("freehold could not start")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.node.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from freehold.gateway import pipeline
+
+        headers = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]])
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        request = HttpRequest(
+            method=scope["method"],
+            path=raw_path.decode("latin-1").split("?", 1)[0],
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            headers=headers,
+        )
+        try:
+            request.body = await _read_body(receive)
+        except BodyTooLarge:
+            request.body = b""
+            response = await _refuse_large_body(self.node, request)
+            await _send(send, response, head=False)
+            return
+        if internal.is_internal(request):
+            loop = asyncio.get_running_loop()
+            response = await loop.run_in_executor(self.node.executor, internal.handle, self.node, request)
+        else:
+            response = await pipeline.handle(self.node, request)
+        await _send(send, response, head=request.method == "HEAD")
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise BodyTooLarge()
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _refuse_large_body(node: Node, request: HttpRequest) -> HttpResponse:
+    from freehold.gateway import pipeline
+    from freehold.gateway.context import RequestContext
+
+    ctx = RequestContext(request=request, request_id=pipeline.new_request_id())
+    try:
+        pipeline.identify(ctx)
+    except ServiceError:
+        pass
+    error = ServiceError(
+        "RequestEntityTooLarge", f"Request bodies are limited to {MAX_BODY_BYTES} bytes.", 413
+    )
+    return pipeline.serialize_error(ctx, error)
+
+
+async def _send(send: Send, response: HttpResponse, head: bool) -> None:
+    headers = response.headers
+    body = response.body
+    if isinstance(body, bytes):
+        if "content-length" not in headers:
+            headers.set("Content-Length", str(len(body)))
+        await send({"type": "http.response.start", "status": response.status, "headers": _encode(headers)})
+        await send({"type": "http.response.body", "body": b"" if head else body})
+        return
+    await send({"type": "http.response.start", "status": response.status, "headers": _encode(headers)})
+    if not head:
+        async for chunk in body:
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def _encode(headers: Headers) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in headers]

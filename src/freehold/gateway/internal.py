@@ -1,0 +1,65 @@
+"""freehold's own endpoints under /_freehold/: health, info and reset."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from typing import Any
+
+from freehold import __version__
+from freehold.gateway.node import Node
+from freehold.protocol.http import HttpRequest, HttpResponse
+
+PREFIX = "/_freehold/"
+
+
+def is_internal(request: HttpRequest) -> bool:
+    return request.path.startswith(PREFIX)
+
+
+def _json(status: int, document: Any) -> HttpResponse:
+    response = HttpResponse(status=status, body=json.dumps(document, indent=1).encode())
+    response.headers.set("Content-Type", "application/json")
+    return response
+
+
+def handle(node: Node, request: HttpRequest) -> HttpResponse:
+    """Answer one /_freehold/ request (blocking work: call it off the event loop)."""
+    name = request.path[len(PREFIX):].strip("/")
+    if name == "health" and request.method in ("GET", "HEAD"):
+        return _json(200, health(node))
+    if name == "info" and request.method in ("GET", "HEAD"):
+        return _json(200, info(node))
+    if name == "reset" and request.method == "POST":
+        node.reset()
+        return _json(200, {"reset": True})
+    if name in ("health", "info", "reset"):
+        return _json(405, {"error": f"method {request.method} not allowed on {request.path}"})
+    return _json(404, {"error": f"no freehold endpoint {request.path}"})
+
+
+def health(node: Node) -> dict[str, Any]:
+    return {
+        "status": "running",
+        "version": __version__,
+        "services": node.services.states(),
+    }
+
+
+def info(node: Node) -> dict[str, Any]:
+    settings = node.settings
+    db = node.services.runtime.db
+    from freehold.protocol.specs import botocore_version
+
+    return {
+        "version": __version__,
+        "python": platform.python_version(),
+        "botocore": botocore_version(),
+        "endpoint": settings.endpoint_url,
+        "data_dir": str(settings.data_dir.resolve()),
+        "state": db.dialect,
+        "durability": settings.durability,
+        "strict_auth": settings.strict_auth,
+        "uptime_seconds": round(time.time() - node.started_at, 3),
+    }

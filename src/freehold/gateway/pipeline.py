@@ -1,0 +1,158 @@
+"""The request pipeline, in one place:
+
+    receive -> identify service and operation -> authenticate -> parse -> dispatch
+            -> serialize -> respond/log
+
+Each step is a small function over the `RequestContext`. Any `ServiceError` ends the
+pipeline with that error serialized the way the service's protocol expects; anything else
+is a bug in freehold, logged with its traceback and answered as AWS's InternalFailure
+(never a traceback on the wire).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from freehold.gateway import identity, routing, sigv4
+from freehold.gateway.context import RequestContext
+from freehold.gateway.node import Node
+from freehold.protocol.errors import ServiceError, internal_error, not_implemented
+from freehold.protocol.http import HttpRequest, HttpResponse
+from freehold.protocol.parser import parser_for
+from freehold.protocol.serializer import serializer_for
+from freehold.protocol.validation import validate
+
+log = logging.getLogger("freehold.requests")
+
+# Requests for which no service can be recognised are answered in S3's format: S3 is the
+# catch-all endpoint on AWS too.
+FALLBACK_SERVICE = "s3"
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+async def handle(node: Node, request: HttpRequest) -> HttpResponse:
+    """Run one request through the pipeline and return the response to send."""
+    started = time.perf_counter()
+    ctx = RequestContext(request=request, request_id=new_request_id(), region=node.settings.default_region)
+    try:
+        identify(ctx)
+        authenticate(node, ctx)
+        parse(ctx)
+        output = await dispatch(node, ctx)
+        response = serialize(ctx, output)
+    except ServiceError as error:
+        response = serialize_error(ctx, error)
+    except Exception:
+        log.exception("internal error in %s.%s (request %s)", ctx.service, ctx.operation_name, ctx.request_id)
+        response = serialize_error(ctx, internal_error(ctx.request_id))
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug(
+            "%s %s.%s -> %d in %.1f ms",
+            ctx.request_id, ctx.service, ctx.operation_name, response.status,
+            (time.perf_counter() - started) * 1000,
+        )
+    return response
+
+
+def identify(ctx: RequestContext) -> None:
+    """Which service (from the request's shape and signature) and which operation."""
+    signature_error: ServiceError | None = None
+    try:
+        ctx.signature = sigv4.parse_signature(ctx.request)
+    except ServiceError as error:
+        signature_error = error
+    ctx.received = ctx.request
+    route = routing.route(ctx.request, ctx.signature)
+    ctx.service = route.service if route is not None else FALLBACK_SERVICE
+    if route is not None:
+        ctx.request = route.request
+    if signature_error is not None:
+        raise signature_error
+    if ctx.signature is not None and ctx.signature.region:
+        ctx.region = ctx.signature.region
+    parser = parser_for(ctx.service).parser_of(ctx.request)
+    ctx.protocol = parser.protocol
+    ctx.operation = parser.operation(ctx.request)
+
+
+def authenticate(node: Node, ctx: RequestContext) -> None:
+    """Resolve the principal: issued credentials, an account's root, or anonymous.
+
+    The use of an issued IAM access key is recorded for GetAccessKeyLastUsed (throttled to
+    once a minute per key, written off the event loop), under the signing name of the
+    request's credential scope, which is the service's IAM namespace (s3, sts, states ...)."""
+    assert ctx.service is not None
+    resolver = node.resolver if _may_be_issued(ctx) or node.settings.strict_auth else None
+
+    def used(issued: identity.IssuedCredential) -> None:
+        signing_name = ctx.signature.service if ctx.signature is not None else ctx.service
+        node.key_usage.note(issued.access_key_id, signing_name or "", ctx.region)
+
+    ctx.principal = identity.authenticate(
+        ctx.received or ctx.request, ctx.signature, resolver, node.settings.strict_auth, ctx.service,
+        datetime.now(UTC), on_issued=used,
+    )
+    ctx.account_id = ctx.principal.account_id
+
+
+def _may_be_issued(ctx: RequestContext) -> bool:
+    """Only keys shaped like freehold-issued ones (AKIA/ASIA...) need a lookup."""
+    key = ctx.signature.access_key_id if ctx.signature is not None else ""
+    return len(key) == 20 and key[:4] in ("AKIA", "ASIA")
+
+
+def parse(ctx: RequestContext) -> None:
+    """The operation's input parameters, validated against its input shape."""
+    assert ctx.service is not None
+    ctx.params = parser_for(ctx.service).parse(ctx.request, ctx.operation)
+    validate(ctx.service, ctx.operation, ctx.params)
+
+
+async def dispatch(node: Node, ctx: RequestContext) -> dict[str, Any]:
+    """Call the provider method named like the operation; 501 when there is none."""
+    assert ctx.service is not None
+    provider = node.services.get(ctx.service)
+    method = getattr(provider, _method_name(ctx.operation), None) if provider is not None else None
+    if method is None:
+        raise not_implemented(ctx.service, ctx.operation_name)
+    if asyncio.iscoroutinefunction(method):
+        result = await method(ctx, ctx.params)
+    elif getattr(method, "__freehold_inline__", False):
+        result = method(ctx, ctx.params)
+    else:
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(node.executor, method, ctx, ctx.params)
+    return result if result is not None else {}
+
+
+def _method_name(operation: Any) -> str:
+    from botocore import xform_name
+
+    return str(xform_name(operation.name))
+
+
+def serialize(ctx: RequestContext, output: dict[str, Any]) -> HttpResponse:
+    assert ctx.service is not None
+    return serializer_for(ctx.service, ctx.protocol).serialize(ctx.operation, output, ctx.request_id)
+
+
+def serialize_error(ctx: RequestContext, error: ServiceError) -> HttpResponse:
+    service = ctx.service or FALLBACK_SERVICE
+    try:
+        protocol = ctx.protocol if ctx.service else None
+        return serializer_for(service, protocol).serialize_error(error, ctx.operation, ctx.request_id)
+    except Exception:
+        log.exception("could not serialize %s for %s (request %s)", error.code, service, ctx.request_id)
+        body = f"{error.code}: {error.message}".encode()
+        response = HttpResponse(status=error.status or 500, body=body)
+        response.headers.set("Content-Type", "text/plain")
+        response.headers.set("x-amzn-RequestId", ctx.request_id)
+        return response

@@ -1,0 +1,65 @@
+"""Decoding S3's `aws-chunked` request bodies (SigV4 streaming uploads and trailing checksums).
+
+Recent SDKs upload with `Content-Encoding: aws-chunked` and
+`x-amz-content-sha256: STREAMING-...`: the body is a series of
+
+    <hex size>[;chunk-signature=<sig>]\\r\\n<bytes>\\r\\n
+
+ended by a zero-size chunk, then optional trailer lines (`x-amz-checksum-crc32:<b64>`) and
+an empty line. See https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html.
+The payload is what S3 stores; trailers are returned so the checksum members can be read as
+if they had come as headers. Chunk signatures are the authenticator's business, not ours.
+"""
+
+from __future__ import annotations
+
+from freehold.protocol.errors import ServiceError
+from freehold.protocol.http import HttpRequest
+
+
+def is_aws_chunked(request: HttpRequest) -> bool:
+    encoding = (request.headers.get("content-encoding") or "").lower()
+    sha = (request.headers.get("x-amz-content-sha256") or "").upper()
+    return "aws-chunked" in encoding or sha.startswith("STREAMING-")
+
+
+def _incomplete() -> ServiceError:
+    return ServiceError("IncompleteBody", "The request body terminated unexpectedly", 400)
+
+
+def decode_aws_chunked(body: bytes) -> tuple[bytes, list[tuple[str, str]]]:
+    """The payload and the trailer headers of an aws-chunked body."""
+    chunks: list[bytes] = []
+    offset = 0
+    while True:
+        end = body.find(b"\r\n", offset)
+        if end < 0:
+            raise _incomplete()
+        size_text = body[offset:end].split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise ServiceError("InvalidChunkSizeError", "Invalid chunk size in aws-chunked body", 400) from None
+        offset = end + 2
+        if size == 0:
+            break
+        if offset + size > len(body):
+            raise _incomplete()
+        chunks.append(body[offset : offset + size])
+        offset += size
+        if body[offset : offset + 2] == b"\r\n":
+            offset += 2
+    trailers: list[tuple[str, str]] = []
+    for line in body[offset:].split(b"\r\n"):
+        if not line.strip():
+            continue
+        name, sep, value = line.decode("latin-1").partition(":")
+        if sep and name.strip().lower() != "x-amz-trailer-signature":
+            trailers.append((name.strip(), value.strip()))
+    return b"".join(chunks), trailers
+
+
+def strip_aws_chunked(content_encoding: str) -> str:
+    """Content-Encoding without `aws-chunked`, as S3 stores it ('' when nothing is left)."""
+    parts = [p.strip() for p in content_encoding.split(",")]
+    return ",".join(p for p in parts if p and p.lower() != "aws-chunked")

@@ -1,0 +1,217 @@
+"""The awsJson 1.0/1.1 parser, and the reader of decoded JSON/CBOR trees into params.
+
+JSON services name the operation in `X-Amz-Target: <targetPrefix>.<Operation>` and carry
+every member in a JSON object body, under the member's locationName when it has one.
+Timestamps are epoch seconds (or strings when a timestampFormat says so), blobs base64.
+`TreeReader` walks a decoded body along the input shape; the CBOR (rpc-v2) parser reuses it
+with native bytes and tagged timestamps, the rest-json parser for its JSON bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from botocore.model import OperationModel, Shape, StructureShape
+
+from freehold.protocol.errors import ServiceError
+from freehold.protocol.http import HttpRequest
+from freehold.protocol.parser_base import (
+    RequestParser,
+    epoch_to_datetime,
+    lower_camel,
+    parse_base64,
+    parse_timestamp,
+)
+
+SPECIAL_FLOATS = {"Infinity": math.inf, "-Infinity": -math.inf, "NaN": math.nan}
+
+
+def serialization_error(message: str) -> ServiceError:
+    return ServiceError("SerializationException", message, 400)
+
+
+def _token(value: Any) -> str:
+    """How Jackson-based AWS front ends name a JSON token in their error messages."""
+    if isinstance(value, bool):
+        return "BOOLEAN_VALUE"
+    if isinstance(value, (int, float)):
+        return "NUMBER_VALUE"
+    if isinstance(value, str):
+        return "STRING_VALUE"
+    if isinstance(value, dict):
+        return "START_OBJECT"
+    if isinstance(value, list):
+        return "START_ARRAY"
+    if isinstance(value, (bytes, bytearray)):
+        return "BYTE_STRING"
+    return type(value).__name__
+
+
+class TreeReader:
+    """Reads a decoded JSON (or CBOR) value along a shape into boto3-style params."""
+
+    def __init__(self, error: Any = serialization_error) -> None:
+        self.error = error
+
+    def mismatch(self, value: Any, expected: str, path: str) -> ServiceError:
+        if isinstance(value, dict):
+            message = "Start of structure or map found where not expected."
+        elif isinstance(value, list):
+            message = "Start of list found where not expected"
+        else:
+            message = f"{_token(value)} can not be converted to {expected}"
+        where = f" (at '{path}')" if path else ""
+        result: ServiceError = self.error(message + where)
+        return result
+
+    def read(self, shape: Shape, value: Any, path: str = "") -> Any:
+        method = getattr(self, f"_read_{shape.type_name}", None)
+        if method is None:
+            raise self.mismatch(value, shape.type_name, path)
+        return method(shape, value, path)
+
+    def read_members(self, shape: StructureShape, value: dict[str, Any], path: str, names: Any = None) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for name, member in shape.members.items():
+            if names is not None and name not in names:
+                continue
+            key = member.serialization.get("name", name)
+            item = value.get(key)
+            if item is None:
+                # JSON null means "not set" to every AWS JSON service.
+                continue
+            result[name] = self.read(member, item, _join(path, name))
+        return result
+
+    def _read_structure(self, shape: Shape, value: Any, path: str) -> Any:
+        assert isinstance(shape, StructureShape)
+        if shape.is_document_type:
+            return value
+        if not isinstance(value, dict):
+            raise self.mismatch(value, "a Structure", path)
+        return self.read_members(shape, value, path)
+
+    def _read_list(self, shape: Shape, value: Any, path: str) -> Any:
+        if not isinstance(value, list):
+            raise self.mismatch(value, "a List", path)
+        member = shape.member
+        return [self.read(member, item, f"{path}.{index}") for index, item in enumerate(value, 1)]
+
+    def _read_map(self, shape: Shape, value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            raise self.mismatch(value, "a Map", path)
+        key_shape = shape.key
+        value_shape = shape.value
+        result = {}
+        for key, item in value.items():
+            if item is None:
+                continue
+            result[self.read(key_shape, key, path)] = self.read(value_shape, item, f"{path}.{key}")
+        return result
+
+    def _read_string(self, shape: Shape, value: Any, path: str) -> Any:
+        if not isinstance(value, str):
+            raise self.mismatch(value, "a String", path)
+        return value
+
+    _read_character = _read_string
+
+    def _read_integer(self, shape: Shape, value: Any, path: str) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.mismatch(value, "an Integer", path)
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise self.mismatch(value, "an Integer", path)
+            return int(value)
+        return value
+
+    _read_long = _read_integer
+    _read_short = _read_integer
+    _read_byte = _read_integer
+
+    def _read_float(self, shape: Shape, value: Any, path: str) -> Any:
+        if isinstance(value, str) and value in SPECIAL_FLOATS:
+            return SPECIAL_FLOATS[value]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.mismatch(value, "a Double", path)
+        return float(value)
+
+    _read_double = _read_float
+
+    def _read_boolean(self, shape: Shape, value: Any, path: str) -> Any:
+        if not isinstance(value, bool):
+            raise self.mismatch(value, "a Boolean", path)
+        return value
+
+    def _read_blob(self, shape: Shape, value: Any, path: str) -> Any:
+        if isinstance(value, (bytes, bytearray)):
+            return bytes(value)
+        if not isinstance(value, str):
+            raise self.mismatch(value, "a Blob", path)
+        blob = parse_base64(value)
+        if blob is None:
+            raise self.error(f"Base64 encoded binary data is not valid (at '{path}')")
+        return blob
+
+    def _read_timestamp(self, shape: Shape, value: Any, path: str) -> Any:
+        if isinstance(value, bool):
+            raise self.mismatch(value, "a Timestamp", path)
+        if isinstance(value, (int, float)):
+            stamp = epoch_to_datetime(float(value))
+        elif isinstance(value, str):
+            stamp = parse_timestamp(value, shape.serialization.get("timestampFormat") or "unixtimestamp")
+        else:
+            raise self.mismatch(value, "a Timestamp", path)
+        if stamp is None:
+            raise self.mismatch(value, "a Timestamp", path)
+        return stamp
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{lower_camel(name)}" if path else lower_camel(name)
+
+
+def load_json_object(body: bytes, error: Any = serialization_error) -> dict[str, Any]:
+    """A request body that must be a JSON object; an empty body is `{}`."""
+    if not body.strip():
+        return {}
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise error("Could not parse request body into json: malformed JSON") from None
+    if not isinstance(document, dict):
+        raise TreeReader(error).mismatch(document, "a Structure", "")
+    return document
+
+
+class JsonParser(RequestParser):
+    """awsJson1_0 / awsJson1_1: operation from X-Amz-Target, members from the JSON body."""
+
+    protocol = "json"
+
+    def __init__(self, service_model: Any) -> None:
+        super().__init__(service_model)
+        self.target_prefix = str(service_model.metadata.get("targetPrefix", ""))
+        self.reader = TreeReader()
+
+    def operation(self, request: HttpRequest) -> OperationModel:
+        target = request.headers.get("x-amz-target") or ""
+        prefix, _, name = target.rpartition(".")
+        found = self.operation_named(name) if prefix == self.target_prefix else None
+        if found is None:
+            raise ServiceError(
+                "UnknownOperationException",
+                f"Unknown operation {target!r}" if target else "Missing X-Amz-Target header",
+                400,
+            )
+        return found
+
+    def parse(self, request: HttpRequest, operation: OperationModel) -> dict[str, Any]:
+        shape = operation.input_shape
+        document = load_json_object(request.body)
+        if shape is None:
+            return {}
+        params: dict[str, Any] = self.reader.read_members(shape, document, "")
+        return params

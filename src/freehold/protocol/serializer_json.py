@@ -1,0 +1,174 @@
+"""The JSON protocols: json 1.0/1.1 (DynamoDB, SQS, Logs, KMS, ...) and rest-json (Lambda,
+API Gateway, ...), plus the JSON document writer they share.
+
+Documents use `locationName` as keys, epoch seconds for timestamps unless a
+timestampFormat trait says otherwise, base64 for blobs
+(https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html). Errors carry the
+error shape's name in `__type` and in the x-amzn-ErrorType header; awsQueryCompatible
+services (SQS, CloudWatch) add `x-amzn-query-error: <query code>;<Sender|Receiver>` so
+clients can report the legacy query error code
+(https://smithy.io/2.0/aws/protocols/aws-query-protocol.html#aws-protocols-awsquerycompatible-trait).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from freehold.protocol.errors import ServiceError
+from freehold.protocol.http import HttpResponse
+from freehold.protocol.serializer_base import ResponseSerializer, message_key, output_members
+from freehold.protocol.serializer_errors import ResolvedError
+from freehold.protocol.serializer_eventstream import CONTENT_TYPE as EVENT_STREAM_TYPE
+from freehold.protocol.serializer_eventstream import EventStreamEncoder
+from freehold.protocol.serializer_rest import (
+    body_values,
+    payload_member,
+    raw_payload_content_type,
+    write_non_body_members,
+)
+from freehold.protocol.serializer_values import EPOCH, b64, format_timestamp, streaming_body, timestamp_format
+
+
+def _json_number(value: Any) -> Any:
+    number = float(value)
+    # JSON has no NaN or infinities; AWS JSON protocols write them as strings.
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "Infinity" if number > 0 else "-Infinity"
+    return number
+
+
+def to_json(shape: Any, value: Any) -> Any:
+    """The JSON-ready value of a model-shaped value."""
+    kind = shape.type_name
+    if kind == "structure":
+        if shape.metadata.get("document"):
+            return value
+        return {
+            member.serialization.get("name", name): to_json(member, value[name])
+            for name, member in shape.members.items()
+            if value.get(name) is not None
+            and member.serialization.get("location") not in ("header", "headers", "statusCode")
+        }
+    if kind == "list":
+        return [None if item is None else to_json(shape.member, item) for item in value]
+    if kind == "map":
+        return {str(key): None if item is None else to_json(shape.value, item) for key, item in value.items()}
+    if kind == "timestamp":
+        return format_timestamp(value, timestamp_format(shape, EPOCH))
+    if kind == "blob":
+        return b64(value)
+    if kind == "boolean":
+        return bool(value)
+    if kind in ("integer", "long", "short", "byte"):
+        return int(value)
+    if kind in ("float", "double"):
+        return _json_number(value)
+    return value
+
+
+def dumps(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+class _JsonFamily(ResponseSerializer):
+    content_type = "application/json"
+
+    def _error_document(self, resolved: ResolvedError, error: ServiceError) -> dict[str, Any]:
+        document: dict[str, Any] = {"__type": resolved.type_name}
+        shape = resolved.shape
+        if shape is not None:
+            modelled = {k: v for k, v in error.fields.items() if k in shape.members}
+            document.update(to_json(shape, modelled))
+            document.update({k: v for k, v in error.fields.items() if k not in shape.members and v is not None})
+        else:
+            document.update({k: v for k, v in error.fields.items() if v is not None})
+        document[message_key(shape)] = error.message
+        return document
+
+    def _error_headers(self, response: HttpResponse, resolved: ResolvedError) -> None:
+        response.headers.set("x-amzn-ErrorType", resolved.type_name)
+        if "awsQueryCompatible" in self.service_model.metadata:
+            response.headers.set("x-amzn-query-error", f"{resolved.code};{resolved.fault_type}")
+
+
+class JsonSerializer(_JsonFamily):
+    protocol = "json"
+
+    def __init__(self, service_model: Any) -> None:
+        super().__init__(service_model)
+        version = service_model.metadata.get("jsonVersion") or "1.0"
+        self.content_type = f"application/x-amz-json-{version}"
+
+    def _write_output(self, response: HttpResponse, operation: Any, output: dict[str, Any], request_id: str) -> None:
+        shape = operation.output_shape
+        values = output_members(shape, output)
+        stream_name = shape.event_stream_name if shape is not None else None
+        if stream_name:
+            # RPC event streams open with an initial-response event holding the other members.
+            encoder = EventStreamEncoder(shape.members[stream_name], self.content_type, self._event_payload)
+            rest = {k: v for k, v in values.items() if k != stream_name}
+            initial = encoder.initial_response(dumps(to_json(shape, rest)))
+            response.headers.set("Content-Type", EVENT_STREAM_TYPE)
+            response.body = encoder.body(values.get(stream_name) or [], initial)
+            return
+        response.headers.set("Content-Type", self.content_type)
+        response.body = dumps(to_json(shape, values)) if shape is not None else b"{}"
+
+    def _event_payload(self, shape: Any, value: dict[str, Any], name: str) -> bytes:
+        return dumps(to_json(shape, value))
+
+    def _write_error(
+        self, response: HttpResponse, resolved: ResolvedError, error: ServiceError, operation: Any, request_id: str
+    ) -> None:
+        self._error_headers(response, resolved)
+        response.headers.set("Content-Type", self.content_type)
+        response.body = dumps(self._error_document(resolved, error))
+
+
+class RestJsonSerializer(_JsonFamily):
+    protocol = "rest-json"
+
+    def _write_output(self, response: HttpResponse, operation: Any, output: dict[str, Any], request_id: str) -> None:
+        shape = operation.output_shape
+        if shape is None:
+            return
+        values = output_members(shape, output)
+        write_non_body_members(response, shape, values)
+        payload = payload_member(shape)
+        if payload is None:
+            response.headers.set("Content-Type", self.content_type)
+            response.body = dumps(to_json(shape, body_values(shape, values)))
+            return
+        name, member = payload
+        value = values.get(name)
+        if value is None:
+            return
+        if member.serialization.get("eventstream"):
+            encoder = EventStreamEncoder(member, self.content_type, self._event_payload)
+            response.headers.set("Content-Type", EVENT_STREAM_TYPE)
+            response.body = encoder.body(value)
+        elif member.type_name in ("blob", "string"):
+            if "Content-Type" not in response.headers:
+                response.headers.set("Content-Type", raw_payload_content_type(member))
+            response.body = streaming_body(value)
+        else:
+            if "Content-Type" not in response.headers:
+                response.headers.set("Content-Type", self.content_type)
+            response.body = dumps(to_json(member, value))
+
+    def _event_payload(self, shape: Any, value: dict[str, Any], name: str) -> bytes:
+        return dumps(to_json(shape, value))
+
+    def _write_error(
+        self, response: HttpResponse, resolved: ResolvedError, error: ServiceError, operation: Any, request_id: str
+    ) -> None:
+        self._error_headers(response, resolved)
+        if resolved.shape is not None:
+            # Modelled error members bound to headers (Lambda's Retry-After) go there.
+            write_non_body_members(response, resolved.shape, error.fields)
+        response.headers.set("Content-Type", self.content_type)
+        response.body = dumps(self._error_document(resolved, error))

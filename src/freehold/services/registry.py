@@ -1,0 +1,92 @@
+"""Which services have providers, and their lazy loading.
+
+A provider module is imported and started only when the first request for its service
+arrives (or `/_freehold/health` asks), so the server starts in a fraction of a second.
+Services without a provider still parse and validate requests; every operation answers
+501 NotImplemented naming itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from dataclasses import replace
+from typing import TYPE_CHECKING, Literal
+
+from freehold.protocol.errors import ServiceError, not_implemented
+from freehold.protocol.specs import SERVICES, service_model
+from freehold.services.base import Params, Provider, ServiceRuntime
+
+if TYPE_CHECKING:
+    from freehold.gateway.context import RequestContext
+
+# botocore service name -> "module:Class" of its provider.
+PROVIDERS: dict[str, str] = {
+    "sts": "freehold.services.sts.provider:StsProvider",
+    "iam": "freehold.services.iam.provider:IamProvider",
+}
+
+ServiceState = Literal["running", "available", "not implemented"]
+
+
+class Services:
+    """The providers of one node, created on first use and stopped together."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        runtime.services = self
+        self.runtime = runtime
+        self._providers: dict[str, Provider] = {}
+        self._lock = threading.RLock()  # a provider's start() may load another
+
+    def get(self, service: str) -> Provider | None:
+        """The started provider of a service, or None when freehold has none."""
+        provider = self._providers.get(service)
+        if provider is not None:
+            return provider
+        target = PROVIDERS.get(service)
+        if target is None:
+            return None
+        with self._lock:
+            provider = self._providers.get(service)
+            if provider is None:
+                module_name, class_name = target.split(":")
+                cls: type[Provider] = getattr(importlib.import_module(module_name), class_name)
+                provider = cls(self.runtime)
+                provider.start()
+                self._providers[service] = provider
+        return provider
+
+    def call(self, service: str, ctx: "RequestContext", operation: str, params: Params) -> Params:
+        """One operation of `service`, in process: validated input, the provider's method.
+
+        `ctx` is the caller's context; it is re-aimed at the called service and operation."""
+        from botocore import xform_name
+
+        from freehold.protocol.validation import validate
+
+        operation_model = service_model(service).operation_model(operation)
+        provider = self.get(service)
+        method = getattr(provider, xform_name(operation), None) if provider is not None else None
+        if method is None:
+            raise not_implemented(service, operation)
+        validate(service, operation_model, params)
+        inner = replace(ctx, service=service, operation=operation_model, params=params)
+        result = method(inner, params)
+        if not isinstance(result, dict):
+            raise ServiceError("InternalFailure", f"{service}.{operation} cannot be called in process", 500)
+        return result
+
+    def state(self, service: str) -> ServiceState:
+        if service in self._providers:
+            return "running"
+        return "available" if service in PROVIDERS else "not implemented"
+
+    def states(self) -> dict[str, ServiceState]:
+        return {service: self.state(service) for service in SERVICES}
+
+    def started(self) -> list[Provider]:
+        return list(self._providers.values())
+
+    def stop(self) -> None:
+        for provider in self.started():
+            provider.stop()
