@@ -8,24 +8,14 @@ and the code disagree. An operation is *supported* when its provider has a metho
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from freehold.protocol.specs import SERVICES, service_model
 from freehold.services.base import Provider
-from freehold.services.registry import PROVIDERS
+from freehold.services.registry import provider_class
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUNDTRIP = ROOT / "docs" / "protocol-roundtrip.md"
-
-
-def _provider_class(service: str) -> type[Provider] | None:
-    target = PROVIDERS.get(service)
-    if target is None:
-        return None
-    module_name, class_name = target.split(":")
-    cls: type[Provider] = getattr(importlib.import_module(module_name), class_name)
-    return cls
 
 
 def _status(cls: type[Provider] | None, operation: str) -> str:
@@ -53,7 +43,7 @@ def render() -> str:
     sections: list[str] = []
     for service in SERVICES:
         model = service_model(service)
-        cls = _provider_class(service)
+        cls = provider_class(service)
         rows = [(name, _status(cls, name)) for name in sorted(model.operation_names)]
         counts = {
             "supported": sum(1 for _, s in rows if s == "supported"),

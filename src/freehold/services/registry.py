@@ -1,7 +1,8 @@
 """Which services have providers, and their lazy loading.
 
-A provider module is imported and started only when the first request for its service
-arrives (or `/_freehold/health` asks), so the server starts in a fraction of a second.
+Providers are found by convention (`services/<name>/provider.py`). A provider module is
+imported and started only when the first request for its service arrives, so the server
+starts in a fraction of a second.
 Services without a provider still parse and validate requests; every operation answers
 501 NotImplemented naming itself.
 """
@@ -20,11 +21,33 @@ from freehold.services.base import Params, Provider, ServiceRuntime
 if TYPE_CHECKING:
     from freehold.gateway.context import RequestContext
 
-# botocore service name -> "module:Class" of its provider.
-PROVIDERS: dict[str, str] = {
-    "sts": "freehold.services.sts.provider:StsProvider",
-    "iam": "freehold.services.iam.provider:IamProvider",
-}
+
+def provider_module(service: str) -> str:
+    """Where a service's provider lives, by convention: services/<name>/provider.py
+    (botocore names with '-' use '_': cognito-idp -> services/cognito_idp/)."""
+    return f"freehold.services.{service.replace('-', '_')}.provider"
+
+
+def has_provider(service: str) -> bool:
+    """Whether freehold has a provider for the service (without importing it)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(provider_module(service)) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def provider_class(service: str) -> type[Provider] | None:
+    """The Provider subclass declared in the service's provider module (service == name)."""
+    if not has_provider(service):
+        return None
+    module = importlib.import_module(provider_module(service))
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, Provider) and value.service == service:
+            return value
+    raise LookupError(f"{provider_module(service)} declares no Provider with service = {service!r}")
+
 
 ServiceState = Literal["running", "available", "not implemented"]
 
@@ -36,6 +59,7 @@ class Services:
         runtime.services = self
         self.runtime = runtime
         self._providers: dict[str, Provider] = {}
+        self._known: dict[str, bool] = {}
         self._lock = threading.RLock()  # a provider's start() may load another
 
     def get(self, service: str) -> Provider | None:
@@ -43,20 +67,21 @@ class Services:
         provider = self._providers.get(service)
         if provider is not None:
             return provider
-        target = PROVIDERS.get(service)
-        if target is None:
+        if service not in self._known:
+            self._known[service] = has_provider(service)
+        if not self._known[service]:
             return None
         with self._lock:
             provider = self._providers.get(service)
             if provider is None:
-                module_name, class_name = target.split(":")
-                cls: type[Provider] = getattr(importlib.import_module(module_name), class_name)
+                cls = provider_class(service)
+                assert cls is not None
                 provider = cls(self.runtime)
                 provider.start()
                 self._providers[service] = provider
         return provider
 
-    def call(self, service: str, ctx: "RequestContext", operation: str, params: Params) -> Params:
+    def call(self, service: str, ctx: RequestContext, operation: str, params: Params) -> Params:
         """One operation of `service`, in process: validated input, the provider's method.
 
         `ctx` is the caller's context; it is re-aimed at the called service and operation."""
@@ -79,7 +104,7 @@ class Services:
     def state(self, service: str) -> ServiceState:
         if service in self._providers:
             return "running"
-        return "available" if service in PROVIDERS else "not implemented"
+        return "available" if has_provider(service) else "not implemented"
 
     def states(self) -> dict[str, ServiceState]:
         return {service: self.state(service) for service in SERVICES}
