@@ -10,6 +10,7 @@ Services without a provider still parse and validate requests; every operation a
 from __future__ import annotations
 
 import importlib
+import keyword
 import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
@@ -24,8 +25,12 @@ if TYPE_CHECKING:
 
 def provider_module(service: str) -> str:
     """Where a service's provider lives, by convention: services/<name>/provider.py
-    (botocore names with '-' use '_': cognito-idp -> services/cognito_idp/)."""
-    return f"freehold.services.{service.replace('-', '_')}.provider"
+    (botocore names with '-' use '_': cognito-idp -> services/cognito_idp/; a Python
+    keyword gets a trailing '_': lambda -> services/lambda_/)."""
+    package = service.replace("-", "_")
+    if keyword.iskeyword(package):
+        package += "_"
+    return f"freehold.services.{package}.provider"
 
 
 def has_provider(service: str) -> bool:
