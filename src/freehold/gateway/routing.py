@@ -163,7 +163,36 @@ def cache_file() -> Path:
     return folder / f"routing-index-{botocore_version()}-{_patches_digest()}-v{INDEX_FORMAT}.json"
 
 
+SHIPPED_INDEX = "routing_index.json"
+
+
+def shipped_index() -> dict[str, Any] | None:
+    """The index shipped in the package, when it was built from these very models.
+
+    botocore is pinned, so a released freehold never builds its index at start-up: loading
+    all 23 models for it costs about 0.3 s and 40 MB. `python -m freehold.gateway.routing`
+    regenerates the file; a test keeps it equal to `build_index()`."""
+    try:
+        text = resources.files("freehold.gateway").joinpath(SHIPPED_INDEX).read_text()
+        data: dict[str, Any] = json.loads(text)
+    except (OSError, ValueError, ModuleNotFoundError):
+        return None
+    if data.get("botocore") != botocore_version() or data.get("patches") != _patches_digest():
+        return None
+    if data.get("format") != INDEX_FORMAT or set(data.get("services", ())) != set(SERVICES):
+        return None
+    return data
+
+
+def render_shipped_index() -> str:
+    data = {"botocore": botocore_version(), "patches": _patches_digest(), **build_index()}
+    return json.dumps(data, indent=0, sort_keys=True) + "\n"
+
+
 def _load_or_build() -> dict[str, Any]:
+    shipped = shipped_index()
+    if shipped is not None:
+        return shipped
     path = cache_file()
     try:
         data: dict[str, Any] = json.loads(path.read_text())
@@ -398,3 +427,7 @@ def route(request: HttpRequest, signature: SignatureInfo | None) -> Route | None
     if service is not None:
         return Route(service, request)
     return _route_s3(request)
+
+
+if __name__ == "__main__":
+    print(render_shipped_index(), end="")

@@ -418,3 +418,12 @@ def test_index_matches_a_fresh_build(tmp_path: Path, module_cache: Path) -> None
         assert json.loads(routing.cache_file().read_text()) == routing.build_index()
     finally:
         routing.set_cache_dir(module_cache)
+
+
+def test_shipped_index_is_current() -> None:
+    """The index shipped in the package is exactly what the pinned models give."""
+    from freehold.gateway.routing import SHIPPED_INDEX, render_shipped_index, shipped_index
+
+    assert shipped_index() is not None, "regenerate: python -m freehold.gateway.routing > src/freehold/gateway/" + SHIPPED_INDEX
+    path = Path(routing.__file__).with_name(SHIPPED_INDEX)
+    assert path.read_text() == render_shipped_index()
