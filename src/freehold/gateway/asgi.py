@@ -13,6 +13,7 @@ from typing import Any
 
 from freehold.gateway import internal
 from freehold.gateway.node import Node
+from freehold.gateway.request_body import BodyStream, read_whole
 from freehold.protocol.errors import ServiceError
 from freehold.protocol.http import Headers, HttpRequest, HttpResponse
 
@@ -22,15 +23,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 log = logging.getLogger("freehold")
-
-# Until streaming request bodies arrive (S3 issue), bodies are read whole; beyond this the
-# request is refused rather than exhausting memory.
-MAX_BODY_BYTES = 256 * 1024 * 1024
-
-
-class BodyTooLarge(Exception):
-    pass
-
 
 class App:
     """The ASGI callable serving one `Node`."""
@@ -71,52 +63,19 @@ class App:
             query_string=scope.get("query_string", b"").decode("latin-1"),
             headers=headers,
         )
-        try:
-            request.body = await _read_body(receive)
-        except BodyTooLarge:
-            request.body = b""
-            response = await _refuse_large_body(self.node, request)
-            await _send(send, response, head=False)
-            return
         if internal.is_internal(request):
-            loop = asyncio.get_running_loop()
-            response = await loop.run_in_executor(self.node.executor, internal.handle, self.node, request)
+            try:
+                request.body = await read_whole(BodyStream(receive))
+            except ServiceError as error:
+                response = HttpResponse(status=error.status or 400, body=error.message.encode())
+            else:
+                loop = asyncio.get_running_loop()
+                response = await loop.run_in_executor(self.node.executor, internal.handle, self.node, request)
         else:
+            # The pipeline reads the body once it knows the operation (whole, or streamed).
+            request.stream = BodyStream(receive)
             response = await pipeline.handle(self.node, request)
         await _send(send, response, head=request.method == "HEAD")
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise BodyTooLarge()
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-async def _refuse_large_body(node: Node, request: HttpRequest) -> HttpResponse:
-    from freehold.gateway import pipeline
-    from freehold.gateway.context import RequestContext
-
-    ctx = RequestContext(request=request, request_id=pipeline.new_request_id())
-    try:
-        pipeline.identify(ctx)
-    except ServiceError:
-        pass
-    error = ServiceError(
-        "RequestEntityTooLarge", f"Request bodies are limited to {MAX_BODY_BYTES} bytes.", 413
-    )
-    return pipeline.serialize_error(ctx, error)
 
 
 async def _send(send: Send, response: HttpResponse, head: bool) -> None:

@@ -1,7 +1,12 @@
 """The request pipeline, in one place:
 
-    receive -> identify service and operation -> authenticate -> parse -> dispatch
-            -> serialize -> respond/log
+    receive -> identify service and operation -> receive the body -> authenticate -> parse
+            -> dispatch -> serialize -> respond/log
+
+The body is read after the operation is known: whole for most operations, but handed to the
+provider as a stream when the operation's input payload is a streaming blob (S3 PutObject,
+UploadPart), so that uploads of any size take bounded memory. Form posts are read before
+routing, since their fields name the query-protocol action.
 
 Each step is a small function over the `RequestContext`. Any `ServiceError` ends the
 pipeline with that error serialized the way the service's protocol expects; anything else
@@ -20,10 +25,13 @@ from typing import Any
 
 from freehold.gateway import identity, routing, sigv4
 from freehold.gateway.context import RequestContext
+from freehold.gateway.request_body import ClientDisconnected, incomplete_body, read_whole
 from freehold.gateway.node import Node
+from freehold.protocol.chunked_stream import AwsChunkedStream
 from freehold.protocol.errors import ServiceError, internal_error, not_implemented
 from freehold.protocol.http import HttpRequest, HttpResponse
 from freehold.protocol.parser import parser_for
+from freehold.protocol.parser_chunked import is_aws_chunked
 from freehold.protocol.serializer import serializer_for
 from freehold.protocol.validation import validate
 
@@ -43,13 +51,17 @@ async def handle(node: Node, request: HttpRequest) -> HttpResponse:
     started = time.perf_counter()
     ctx = RequestContext(request=request, request_id=new_request_id(), region=node.settings.default_region)
     try:
+        await receive_form(ctx)
         identify(ctx)
+        await receive_body(ctx)
         authenticate(node, ctx)
         parse(ctx)
         output = await dispatch(node, ctx)
         response = serialize(ctx, output)
     except ServiceError as error:
         response = serialize_error(ctx, error)
+    except ClientDisconnected:
+        response = serialize_error(ctx, incomplete_body())
     except Exception:
         log.exception("internal error in %s.%s (request %s)", ctx.service, ctx.operation_name, ctx.request_id)
         response = serialize_error(ctx, internal_error(ctx.request_id))
@@ -81,6 +93,42 @@ def identify(ctx: RequestContext) -> None:
     parser = parser_for(ctx.service).parser_of(ctx.request)
     ctx.protocol = parser.protocol
     ctx.operation = parser.operation(ctx.request)
+
+
+async def receive_form(ctx: RequestContext) -> None:
+    """A form post's body, read before routing: its `Action` names query-protocol operations."""
+    content_type = (ctx.request.headers.get("content-type") or "").lower()
+    if ctx.request.stream is not None and "x-www-form-urlencoded" in content_type:
+        await _read_whole(ctx)
+
+
+async def receive_body(ctx: RequestContext) -> None:
+    """The body, read whole unless the operation streams its payload (then decoded on the fly
+    when it is aws-chunked, and left for the parser to hand to the provider)."""
+    request = ctx.request
+    if request.stream is None:
+        return
+    if ctx.operation is None or not ctx.operation.has_streaming_input:
+        await _read_whole(ctx)
+        return
+    if is_aws_chunked(request):
+        declared = request.headers.get("x-amz-decoded-content-length")
+        length = int(declared) if declared is not None and declared.isdigit() else None
+        _set_stream(ctx, AwsChunkedStream(request.stream, length))
+
+
+async def _read_whole(ctx: RequestContext) -> None:
+    assert ctx.request.stream is not None
+    body = await read_whole(ctx.request.stream)
+    for request in (ctx.request, ctx.received):
+        if request is not None:
+            request.body, request.stream = body, None
+
+
+def _set_stream(ctx: RequestContext, stream: Any) -> None:
+    for request in (ctx.request, ctx.received):
+        if request is not None:
+            request.stream = stream
 
 
 def authenticate(node: Node, ctx: RequestContext) -> None:

@@ -74,6 +74,12 @@ class HttpRequest:
 
     `path` is the raw, still percent-encoded path without the query string;
     `query_string` is the raw query string without the leading `?`.
+
+    `stream` is the body not yet read, as it arrives (an async iterator of chunks, read once).
+    The gateway reads it into `body` for every operation except those whose input payload is a
+    streaming blob (S3 PutObject, UploadPart): for those `stream` stays set, `body` stays
+    empty, and the parser hands the stream to the provider as the payload member, so that
+    memory does not grow with the size of the upload. Once read, `stream` is None.
     """
 
     method: str
@@ -81,6 +87,7 @@ class HttpRequest:
     query_string: str = ""
     headers: Headers = field(default_factory=Headers)
     body: bytes = b""
+    stream: AsyncIterator[bytes] | None = None
 
     @property
     def host(self) -> str:

@@ -75,7 +75,7 @@ class RestParser(RequestParser):
         plan = self._plan(operation)
         headers, body = request.headers, request.body
         chunked = is_aws_chunked(request)
-        if chunked:
+        if chunked and request.stream is None:
             body, trailers = decode_aws_chunked(body)
             headers = Headers(headers.items() + trailers)
         by_name: dict[str, list[str]] = {}
@@ -108,7 +108,11 @@ class RestParser(RequestParser):
                 params["ContentEncoding"] = remaining
             else:
                 del params["ContentEncoding"]
-        params.update(self._body(shape, body, plan.body))
+        if request.stream is not None and shape.serialization.get("payload"):
+            # A streamed payload (S3 PutObject/UploadPart): the provider reads it as it arrives.
+            params[shape.serialization["payload"]] = request.stream
+        else:
+            params.update(self._body(shape, body, plan.body))
         return params
 
     # Located members ---------------------------------------------------------------------

@@ -50,7 +50,9 @@ RULES: dict[str, Rule] = {
     # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CommonErrors.html
     "cloudwatch": Rule("InvalidParameterValue", missing_code="MissingParameter", missing_style="parameter"),
     # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html
-    "sqs": Rule("InvalidParameterValue", missing_code="MissingParameter", missing_style="parameter"),
+    # SQS checks attribute names itself: an unknown one is InvalidAttributeName
+    # ("Unknown Attribute Foo."), not a front-end enum failure.
+    "sqs": Rule("InvalidParameterValue", missing_code="MissingParameter", missing_style="parameter", enums=False),
     "dynamodb": Rule("ValidationException"),
     "dynamodbstreams": Rule("ValidationException"),
     "lambda": Rule("ValidationException"),

@@ -390,7 +390,20 @@ def test_cbor_rpc_requests_route_by_path() -> None:
     assert found is not None and found.service == "cloudwatch"
 
 
-def test_index_is_cached_on_disk_and_loads_fast(tmp_path: Path, module_cache: Path) -> None:
+def test_shipped_index_is_used_without_a_cache(tmp_path: Path, module_cache: Path) -> None:
+    routing.set_cache_dir(tmp_path)
+    try:
+        routing.index()
+        assert not routing.cache_file().exists()
+    finally:
+        routing.set_cache_dir(module_cache)
+
+
+def test_index_is_cached_on_disk_and_loads_fast(
+    tmp_path: Path, module_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without a matching shipped index (another botocore), the index is built and cached.
+    monkeypatch.setattr(routing, "shipped_index", lambda: None)
     routing.set_cache_dir(tmp_path)
     try:
         routing.index()

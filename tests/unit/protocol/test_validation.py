@@ -85,6 +85,12 @@ def test_s3_does_not_check_enums_but_checks_required() -> None:
     assert failure("s3", "PutObject", {"Bucket": "b"}).code == "InvalidArgument"
 
 
+def test_sqs_leaves_attribute_names_to_the_service() -> None:
+    # AWS answers an unknown queue attribute with InvalidAttributeName from SQS itself.
+    validate("sqs", "GetQueueAttributes", {"QueueUrl": "u", "AttributeNames": ["Nope"]})
+    validate("sqs", "CreateQueue", {"QueueName": "q", "Attributes": {"Nope": "1"}})
+
+
 def test_patterns_are_opt_in() -> None:
     params = {"UserName": "bad name!"}
     validate("iam", "CreateUser", params)
