@@ -9,7 +9,7 @@ Providers and the gateway use exactly this surface:
         settings.durability 'process' (default) survives kill -9 of the server
             (SQLite synchronous=NORMAL in WAL; PostgreSQL synchronous_commit=off, which the
             PostgreSQL server still makes durable on its own unless *it* crashes);
-        'fsync' survives power loss (SQLite synchronous=FULL; PostgreSQL synchronous_commit=on).
+        'fsync' survives power loss (SQLite: WAL fsynced by group commit; PostgreSQL synchronous_commit=on).
 
     with db.transaction() as tx:      # BEGIN; COMMIT on exit; ROLLBACK if the block raises
         tx.execute(sql, params) -> int        # rowcount
@@ -234,6 +234,10 @@ class Database(ABC):
                 # open in that case, PostgreSQL has already ended it; ROLLBACK covers both.
                 self._safe_rollback(tx)
                 raise
+        self._after_commit(tx)
+
+    def _after_commit(self, tx: Transaction | None) -> None:
+        """Runs after a top-level COMMIT, outside the write lock (SQLite's group commit)."""
 
     @staticmethod
     def _safe_rollback(tx: Transaction) -> None:
