@@ -111,6 +111,16 @@ class FreeholdPeer(Peer):
         return LaunchSpec(argv=[*argv, "--data-dir", str(scratch / "data")], env=server_environment({}))
 
 
+class FreeholdFsyncPeer(FreeholdPeer):
+    """freehold with `--durability fsync`: acknowledged writes survive power loss too."""
+
+    name = "freehold-fsync"
+
+    def launch(self, port: int, scratch: Path) -> LaunchSpec:
+        spec = super().launch(port, scratch)
+        return LaunchSpec(argv=[*spec.argv, "--durability", "fsync"], env=spec.env)
+
+
 class MotoPeer(Peer):
     name = "moto"
     project_url = "https://github.com/getmoto/moto"
@@ -217,5 +227,5 @@ class MiniStackPeer(Peer):
 
 def all_peers() -> dict[str, Peer]:
     """Every known peer by name, freehold first (the order of columns in the report)."""
-    peers: list[Peer] = [FreeholdPeer(), MotoPeer(), MiniStackPeer()]
+    peers: list[Peer] = [FreeholdPeer(), FreeholdFsyncPeer(), MotoPeer(), MiniStackPeer()]
     return {peer.name: peer for peer in peers}
