@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bench.measure import Metric
 from bench.peers import Peer
+
+if TYPE_CHECKING:
+    from bench.load import OpFactory
 
 
 @dataclass(frozen=True)
@@ -60,3 +64,18 @@ class EndpointWorkload:
 
 
 Workload = LifecycleWorkload | EndpointWorkload
+
+
+def request_load(factory: OpFactory) -> Callable[[str, Options], Measured]:
+    """The `run` of an endpoint workload that is just request load from `factory`: its
+    clients, the warm-up and the shared window come from the command line's options."""
+    from bench.load import LoadOptions, drive
+
+    def run(endpoint: str, options: Options) -> Measured:
+        result = drive(
+            factory, endpoint,
+            LoadOptions(clients=options.clients, duration=options.duration, warmup=options.warmup),
+        )
+        return Measured(result.metrics, result.notes, calls=result.calls)
+
+    return run

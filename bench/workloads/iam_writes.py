@@ -11,8 +11,8 @@ import itertools
 import os
 
 from bench.clients import client
-from bench.load import LoadOptions, Operation, drive
-from bench.workloads.base import EndpointWorkload, Measured, Options
+from bench.load import Operation
+from bench.workloads.base import EndpointWorkload, request_load
 
 
 def create_user_op(endpoint: str, index: int) -> Operation:
@@ -25,15 +25,6 @@ def create_user_op(endpoint: str, index: int) -> Operation:
     return create_user
 
 
-def measure_iam_writes(endpoint: str, options: Options) -> Measured:
-    result = drive(
-        create_user_op,
-        endpoint,
-        LoadOptions(clients=options.clients, duration=options.duration, warmup=options.warmup),
-    )
-    return Measured(result.metrics, result.notes, calls=result.calls)
-
-
 WORKLOAD = EndpointWorkload(
     name="iam-writes",
     title="IAM CreateUser (durable writes)",
@@ -43,5 +34,5 @@ WORKLOAD = EndpointWorkload(
         "SQL transaction before it is answered: `freehold` survives kill -9, `freehold-fsync` "
         "also power loss (group commit). moto and MiniStack hold IAM in memory."
     ),
-    run=measure_iam_writes,
+    run=request_load(create_user_op),
 )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bench.clients import client
-from bench.load import LoadOptions, Operation, drive
-from bench.workloads.base import EndpointWorkload, Measured, Options
+from bench.load import Operation
+from bench.workloads.base import EndpointWorkload, request_load
 
 
 class WrongAnswer(Exception):
@@ -22,15 +22,6 @@ def get_caller_identity_op(endpoint: str, index: int) -> Operation:
     return get_caller_identity
 
 
-def measure_sts(endpoint: str, options: Options) -> Measured:
-    result = drive(
-        get_caller_identity_op,
-        endpoint,
-        LoadOptions(clients=options.clients, duration=options.duration, warmup=options.warmup),
-    )
-    return Measured(result.metrics, result.notes, calls=result.calls)
-
-
 WORKLOAD = EndpointWorkload(
     name="sts",
     title="STS GetCallerIdentity",
@@ -42,5 +33,5 @@ WORKLOAD = EndpointWorkload(
         "the whole workload divided by every call it served: on a small machine the clients can "
         "use more CPU than the server, and this number is the one they do not distort."
     ),
-    run=measure_sts,
+    run=request_load(get_caller_identity_op),
 )
