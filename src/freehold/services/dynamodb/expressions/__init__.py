@@ -1,0 +1,1 @@
+"""DynamoDB's expression language: lexer, parser, name/value resolution, evaluation, updates."""

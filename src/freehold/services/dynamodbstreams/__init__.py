@@ -1,0 +1,1 @@
+"""DynamoDB Streams: reading the change records of DynamoDB tables."""
