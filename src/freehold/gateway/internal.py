@@ -1,4 +1,4 @@
-"""freehold's own endpoints under /_freehold/: health, info and reset."""
+"""freehold's own endpoints under /_freehold/: health, info and reset (and SNS's, in services/sns/internal.py)."""
 
 from __future__ import annotations
 
@@ -34,16 +34,28 @@ def handle(node: Node, request: HttpRequest) -> HttpResponse:
     if name == "reset" and request.method == "POST":
         node.reset()
         return _json(200, {"reset": True})
+    if name.startswith("sns/"):
+        from freehold.services.sns.internal import handle as sns_handle
+
+        return sns_handle(node.services.get("sns"), name[len("sns/"):], request)
+    if name.startswith("lambda/"):
+        from freehold.services.lambda_ import internal as lambda_internal
+
+        return lambda_internal.serve(node, request, name)
     if name in ("health", "info", "reset"):
         return _json(405, {"error": f"method {request.method} not allowed on {request.path}"})
     return _json(404, {"error": f"no freehold endpoint {request.path}"})
 
 
 def health(node: Node) -> dict[str, Any]:
+    from freehold.services.lambda_ import internal as lambda_internal
+
     return {
         "status": "running",
         "version": __version__,
         "services": node.services.states(),
+        # Which isolation rungs sandboxes get on this host (see freehold.runtime.isolation).
+        "lambda": lambda_internal.health(node),
     }
 
 

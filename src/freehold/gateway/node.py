@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ class Node:
         self._services: Services | None = None
         self._resolver: IssuedCredentials | None = None
         self._key_usage: KeyUsage | None = None
+        self._resuming: threading.Thread | None = None
         # The root key pair handed out in strict mode (see bootstrap_root_credentials).
         self.root_pair: KeyPair | None = None
 
@@ -41,6 +43,7 @@ class Node:
         db = open_database(self.settings)
         blobs = BlobStore(self.settings.data_dir / "blobs", fsync=self.settings.durability == "fsync")
         self._services = Services(ServiceRuntime(self.settings, db, blobs))
+        self._resuming = self._services.resume_background()
         from freehold.gateway import routing
 
         routing.set_cache_dir(self.settings.data_dir / "cache")
@@ -123,6 +126,8 @@ class Node:
             self.bootstrap_root_credentials(keep=self.root_pair)
 
     def close(self) -> None:
+        if self._resuming is not None:
+            self._resuming.join(10)
         if self._services is not None:
             self._services.stop()
             self._services.runtime.db.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import keyword
+import logging
 import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
@@ -21,6 +22,8 @@ from freehold.services.base import Params, Provider, ServiceRuntime
 
 if TYPE_CHECKING:
     from freehold.gateway.context import RequestContext
+
+log = logging.getLogger("freehold")
 
 
 def provider_module(service: str) -> str:
@@ -55,6 +58,11 @@ def provider_class(service: str) -> type[Provider] | None:
 
 
 ServiceState = Literal["running", "available", "not implemented"]
+
+# Services whose background work is recorded in SQL (deliveries, retries) and must resume as
+# soon as a node starts - after a restart or a crash - not only when the first request for the
+# service happens to arrive. They are started off the start-up path (see resume_background).
+RESUMED_AT_START: tuple[str, ...] = ("sns", "lambda")
 
 
 class Services:
@@ -105,6 +113,21 @@ class Services:
         if not isinstance(result, dict):
             raise ServiceError("InternalFailure", f"{service}.{operation} cannot be called in process", 500)
         return result
+
+    def resume_background(self, services: tuple[str, ...] = RESUMED_AT_START) -> threading.Thread:
+        """Start the providers of `services` in a daemon thread, so that their pending background
+        work resumes without delaying the node's start; join the thread before stop()."""
+
+        def start_all() -> None:
+            for service in services:
+                try:
+                    self.get(service)
+                except Exception:
+                    log.exception("could not start %s to resume its background work", service)
+
+        thread = threading.Thread(target=start_all, name="freehold-resume", daemon=True)
+        thread.start()
+        return thread
 
     def state(self, service: str) -> ServiceState:
         if service in self._providers:

@@ -1,0 +1,142 @@
+"""The Lambda Runtime API over HTTP/1.1 on loopback: one listening socket per sandbox (its
+port is the sandbox's identity), served on the runtime event loop.
+
+    GET  /2018-06-01/runtime/invocation/next
+    POST /2018-06-01/runtime/invocation/{AwsRequestId}/response
+    POST /2018-06-01/runtime/invocation/{AwsRequestId}/error
+    POST /2018-06-01/runtime/init/error
+
+https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Protocol
+
+PREFIX = "/2018-06-01/runtime/"
+MAX_HEADER = 64 * 1024
+# The response limit the Runtime API enforces (6 MB and a little room, as AWS's own).
+MAX_RESPONSE = 6 * 1024 * 1024 + 100
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+class RuntimeApiHandler(Protocol):
+    async def next_invocation(self) -> ApiResponse: ...
+    def invocation_response(self, request_id: str, body: bytes) -> ApiResponse: ...
+    def invocation_error(self, request_id: str, body: bytes, error_type: str) -> ApiResponse: ...
+    def init_error(self, body: bytes, error_type: str) -> ApiResponse: ...
+
+
+def json_response(status: int, document: dict[str, str]) -> ApiResponse:
+    return ApiResponse(status, json.dumps(document).encode(), {"Content-Type": "application/json"})
+
+
+ACCEPTED = json_response(202, {"status": "OK"})
+
+
+class RequestError(Exception):
+    pass
+
+
+async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str], bytes] | None:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        return None
+    except asyncio.LimitOverrunError:
+        raise RequestError("header too large") from None
+    lines = head.decode("latin-1").split("\r\n")
+    try:
+        method, target, _ = lines[0].split(" ", 2)
+    except ValueError:
+        raise RequestError("bad request line") from None
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if ":" in line:
+            key, _, value = line.partition(":")
+            headers[key.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        chunks = bytearray()
+        while True:
+            size_line = await reader.readuntil(b"\r\n")
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                await reader.readuntil(b"\r\n")
+                break
+            if len(chunks) + size > MAX_RESPONSE + 1:
+                raise RequestError("too large")
+            chunks += await reader.readexactly(size)
+            await reader.readexactly(2)
+        return method, target, headers, bytes(chunks)
+    length = int(headers.get("content-length") or 0)
+    if length > MAX_RESPONSE + 1:
+        # Read and drop it: the runtime gets 413 and the invocation fails as too large.
+        remaining = length
+        while remaining:
+            chunk = await reader.read(min(remaining, 1 << 20))
+            if not chunk:
+                return None
+            remaining -= len(chunk)
+        return method, target, {**headers, "x-freehold-too-large": "1"}, b""
+    body = await reader.readexactly(length) if length else b""
+    return method, target, headers, body
+
+
+async def _route(handler: RuntimeApiHandler, method: str, target: str, headers: dict[str, str],
+                 body: bytes) -> ApiResponse:
+    path = target.split("?", 1)[0]
+    if not path.startswith(PREFIX):
+        return json_response(404, {"errorMessage": "Not Found", "errorType": "NotFound"})
+    rest = path[len(PREFIX):]
+    error_type = headers.get("lambda-runtime-function-error-type", "")
+    if rest == "invocation/next" and method == "GET":
+        return await handler.next_invocation()
+    if rest == "init/error" and method == "POST":
+        return handler.init_error(body, error_type)
+    parts = rest.split("/")
+    if len(parts) == 3 and parts[0] == "invocation" and method == "POST":
+        if parts[2] == "response":
+            if headers.get("x-freehold-too-large"):
+                handler.invocation_error(parts[1], json.dumps({
+                    "errorMessage": f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE} bytes).",
+                    "errorType": "Function.ResponseSizeTooLarge"}).encode(), "Function.ResponseSizeTooLarge")
+                return json_response(413, {
+                    "errorMessage": f"Exceeded maximum allowed payload size ({MAX_RESPONSE} bytes).",
+                    "errorType": "RequestEntityTooLarge"})
+            return handler.invocation_response(parts[1], body)
+        if parts[2] == "error":
+            return handler.invocation_error(parts[1], body, error_type)
+    return json_response(404, {"errorMessage": "Not Found", "errorType": "NotFound"})
+
+
+async def serve_connection(handler: RuntimeApiHandler, reader: asyncio.StreamReader,
+                           writer: asyncio.StreamWriter) -> None:
+    """Requests of one keep-alive connection, one after another."""
+    try:
+        while True:
+            try:
+                request = await _read_request(reader)
+            except (RequestError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                break
+            if request is None:
+                break
+            response = await _route(handler, *request)
+            head = [f"HTTP/1.1 {response.status} {'OK' if response.status < 300 else 'Error'}",
+                    f"Content-Length: {len(response.body)}"]
+            head += [f"{key}: {value}" for key, value in response.headers.items()]
+            writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body)
+            await writer.drain()
+    except (ConnectionError, asyncio.CancelledError):
+        pass
+    finally:
+        writer.close()

@@ -1,0 +1,83 @@
+"""Memory cgroups (v1) for sandboxes: MemorySize enforced by the kernel, peak usage for the
+REPORT line, and whether the kernel's OOM killer ended a sandbox."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+
+class MemoryCgroup:
+    def __init__(self, parent: str, name: str, limit_mb: int) -> None:
+        self.path = Path(parent) / name
+        self.path.mkdir(exist_ok=True)
+        limit = str(limit_mb * 1024 * 1024)
+        (self.path / "memory.limit_in_bytes").write_text(limit)
+        memsw = self.path / "memory.memsw.limit_in_bytes"
+        if memsw.exists():
+            try:  # without this, swap would let a sandbox run past its limit
+                memsw.write_text(limit)
+            except OSError:
+                pass
+
+    def max_used_mb(self) -> int:
+        try:
+            return int((self.path / "memory.max_usage_in_bytes").read_text()) // (1024 * 1024)
+        except (OSError, ValueError):
+            return 0
+
+    def oom_killed(self) -> bool:
+        try:
+            for line in (self.path / "memory.oom_control").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and int(value) > 0:
+                    return True
+            return False
+        except (OSError, ValueError):
+            return False
+
+    def kill_all(self) -> None:
+        try:
+            pids = (self.path / "cgroup.procs").read_text().split()
+        except OSError:
+            return
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError, PermissionError):
+                pass
+
+    def remove(self) -> None:
+        try:
+            os.rmdir(self.path)
+        except OSError:
+            pass
+
+
+def remove_tree(parent: str) -> None:
+    """Remove the node's cgroup parent (and any sandbox cgroups left in it) at shutdown."""
+    root = Path(parent)
+    if not root.is_dir():
+        return
+    for child in root.iterdir():
+        if child.is_dir():
+            try:
+                os.rmdir(child)
+            except OSError:
+                pass
+    try:
+        os.rmdir(root)
+    except OSError:
+        pass
+
+
+def remove_stale(parent: str) -> None:
+    """Remove the cgroup parents left by freehold processes that died without cleaning up
+    (kill -9): siblings named freehold-<pid> whose process is gone."""
+    own = Path(parent)
+    for sibling in own.parent.glob("freehold-*"):
+        pid = sibling.name.removeprefix("freehold-")
+        if sibling == own or not pid.isdigit() or Path(f"/proc/{pid}").exists():
+            continue
+        remove_tree(str(sibling))

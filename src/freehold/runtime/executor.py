@@ -1,0 +1,129 @@
+"""The execution seam: `Executor.invoke(invocation) -> InvocationResult`.
+
+The executor owns a thread running the runtime event loop (Runtime API servers, sandbox
+output, the warm pool), the zygotes, and the SDK directory functions import boto3 from.
+`invoke` is called from provider threads and blocks until the function answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from freehold.runtime import cgroups, isolation, launch
+from freehold.runtime.pool import WarmPool
+from freehold.runtime.sandbox import Sandbox
+from freehold.runtime.seam import FunctionSpec, Invocation, InvocationResult
+from freehold.runtime.zygotes import Zygotes
+
+log = logging.getLogger("freehold.runtime")
+
+Credentials = Callable[[FunctionSpec], dict[str, str]]
+# The packages of the SDK a Python function finds preinstalled, as on AWS (boto3 and what it
+# needs); freehold itself is not among them.
+SDK_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
+
+
+def prepare_sdk(target: Path) -> str:
+    """A directory of links to the pinned boto3 and its dependencies ('' if not found)."""
+    site = next((Path(p) for p in sys.path if p.endswith("site-packages") and (Path(p) / "boto3").is_dir()), None)
+    if site is None:
+        return ""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in SDK_PACKAGES:
+        source, link = site / name, target / name
+        if source.exists() and not link.is_symlink():
+            link.symlink_to(source)
+    os.chmod(target, 0o755)
+    return str(target)
+
+
+class Executor:
+    def __init__(self, data_dir: Path, endpoint: str, credentials: Credentials, *, idle_seconds: float = 300.0,
+                 max_sandboxes: int = 64, account_limit: int = 1000) -> None:
+        self.data_dir = data_dir.resolve()
+        self.endpoint = endpoint
+        self.credentials = credentials
+        self.isolation = isolation.detect()
+        if self.isolation.cgroup_parent:
+            cgroups.remove_stale(self.isolation.cgroup_parent)
+            os.makedirs(self.isolation.cgroup_parent, exist_ok=True)
+        self.sdk_dir = prepare_sdk(self.data_dir / "lambda" / "sdk")
+        self.zygotes = Zygotes(self.sdk_dir)
+        self._spawn_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="freehold-spawn")
+        self.loop = asyncio.new_event_loop()
+        self.pool = WarmPool(self._spawn, idle_seconds=idle_seconds, max_sandboxes=max_sandboxes,
+                             account_limit=account_limit)
+        self._thread = threading.Thread(target=self._run_loop, name="freehold-runtime", daemon=True)
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start_pool(), self.loop).result(10)
+
+    async def _start_pool(self) -> None:
+        self.pool.start()
+
+    def _run_loop(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    # -- the seam -------------------------------------------------------------------------------
+    def invoke(self, invocation: Invocation) -> InvocationResult:
+        future = asyncio.run_coroutine_threadsafe(self.pool.run(invocation), self.loop)
+        return future.result()
+
+    def forget(self, match: Callable[[FunctionSpec], bool]) -> None:
+        asyncio.run_coroutine_threadsafe(self.pool.forget(match), self.loop).result(30)
+
+    def close(self) -> None:
+        if self.loop.is_running():
+            try:
+                asyncio.run_coroutine_threadsafe(self.pool.close(), self.loop).result(30)
+            except Exception:
+                log.exception("closing sandboxes failed")
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)
+        self.zygotes.close()
+        self._spawn_pool.shutdown(wait=False, cancel_futures=True)
+        if self.isolation.cgroup_parent:
+            cgroups.remove_tree(self.isolation.cgroup_parent)
+
+    def health(self) -> dict[str, Any]:
+        return {"isolation": self.isolation.report(), **self.pool.counts()}
+
+    # -- making a sandbox -------------------------------------------------------------------------
+    async def _spawn(self, sandbox: Sandbox) -> None:
+        loop = asyncio.get_running_loop()
+        spec = sandbox.spec
+        api = await sandbox.listen()
+        zygote_python, interpreter = launch.interpreter_for(spec)
+        if interpreter is not None and interpreter.warning:
+            sandbox.warnings.append(interpreter.warning)
+        credentials = await loop.run_in_executor(self._spawn_pool, self.credentials, spec)
+        if self.isolation.memory_cgroup == "v1":
+            sandbox.cgroup = cgroups.MemoryCgroup(self.isolation.cgroup_parent, sandbox.id, spec.memory_mb)
+        request = launch.plan(
+            spec, self.isolation, api=api, stream=sandbox.stream, credentials=credentials, endpoint=self.endpoint,
+            sdk_dir=self.sdk_dir, data_dir=str(self.data_dir), zygote_python=zygote_python,
+            runtime_interpreter=interpreter, cgroup=str(sandbox.cgroup.path) if sandbox.cgroup else None,
+        )
+        read_fd, write_fd = os.pipe()
+        sandbox.attach_output(read_fd)
+
+        def exited(status: int) -> None:
+            loop.call_soon_threadsafe(sandbox.on_exit, status)
+
+        def fork() -> int:
+            try:
+                return self.zygotes.get(zygote_python).spawn(request, write_fd, exited)
+            finally:
+                os.close(write_fd)
+
+        sandbox.init_started = time.perf_counter()
+        sandbox.pid = await loop.run_in_executor(self._spawn_pool, fork)

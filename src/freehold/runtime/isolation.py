@@ -1,0 +1,95 @@
+"""The isolation ladder: which rungs this host allows, found once and reported by
+/_freehold/health.
+
+Always: a separate process per sandbox, a clean environment, rlimits, its own working
+directory. As root: an unprivileged uid per function, mount and pid namespaces (code
+read-only at /var/task, a private /tmp of the ephemeral size, freehold's data directory and
+/root hidden), and a memory cgroup (v1 `memory` controller) for MemorySize where writable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+UID_BASE = 200000
+UID_SPAN = 50000
+
+
+@dataclass(frozen=True)
+class Isolation:
+    process: bool
+    rlimits: bool
+    uid_per_function: bool
+    mount_namespace: bool
+    pid_namespace: bool
+    memory_cgroup: str  # "v1", "v2" or "" (none writable)
+    cgroup_parent: str  # where sandbox cgroups are made ('' if none)
+    holder: str  # a directory whose mount point is free for staging bind mounts
+
+    def report(self) -> dict[str, object]:
+        rungs = asdict(self)
+        rungs.pop("holder")
+        rungs.pop("cgroup_parent")
+        return rungs
+
+
+def function_owner(account_id: str, region: str, name: str) -> tuple[int, int]:
+    """A stable unprivileged uid/gid per function (no /etc/passwd entry is needed)."""
+    digest = hashlib.sha256(f"{account_id}:{region}:{name}".encode()).digest()
+    uid = UID_BASE + int.from_bytes(digest[:4], "big") % UID_SPAN
+    return uid, uid
+
+
+def _namespaces_work() -> bool:
+    try:
+        result = subprocess.run(
+            ["unshare", "--mount", "--pid", "--fork", "true"], capture_output=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+def _own_cgroup_v1(controller: str) -> Path | None:
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            return CGROUP_ROOT / controller / path.lstrip("/")
+    return None
+
+
+def _writable_cgroup() -> tuple[str, str]:
+    v1 = _own_cgroup_v1("memory")
+    if v1 is not None and (v1 / "memory.limit_in_bytes").exists():
+        # The executor makes this directory when it starts, and removes it when it stops.
+        if os.access(v1, os.W_OK):
+            return "v1", str(v1 / f"freehold-{os.getpid()}")
+    unified = CGROUP_ROOT / "cgroup.controllers"
+    if unified.exists() and "memory" in unified.read_text().split():
+        # cgroup v2 needs delegation of the memory controller to our subtree; not attempted
+        # here (this host family uses v1), so no memory rung.
+        return "", ""
+    return "", ""
+
+
+@lru_cache(maxsize=1)
+def detect() -> Isolation:
+    root = os.geteuid() == 0
+    namespaces = root and _namespaces_work()
+    cgroup, parent = _writable_cgroup() if root else ("", "")
+    holder = next((d for d in ("/mnt", "/media", "/srv") if os.path.isdir(d)), "")
+    return Isolation(
+        process=True, rlimits=True, uid_per_function=root and namespaces,
+        mount_namespace=namespaces and bool(holder), pid_namespace=namespaces,
+        memory_cgroup=cgroup, cgroup_parent=parent, holder=holder,
+    )

@@ -1,0 +1,303 @@
+"""One sandbox: a function process forked by a zygote, its Runtime API endpoint, its output,
+and the life of the invocations it runs (one at a time, as on AWS).
+
+All methods run on the runtime event loop (see executor.py) except where noted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import signal
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from freehold.runtime import api_server
+from freehold.runtime.api_server import ACCEPTED, ApiResponse, json_response
+from freehold.runtime.seam import FunctionSpec, Invocation, InvocationResult
+
+if TYPE_CHECKING:
+    from freehold.runtime.cgroups import MemoryCgroup
+
+INIT_TIMEOUT = 10.0  # Lambda's limit on the init phase of on-demand functions
+OUTPUT_LIMIT = 1024 * 1024  # function output kept per invocation (the rest is dropped)
+
+
+def lambda_clock(moment: float | None = None) -> str:
+    value = datetime.fromtimestamp(moment if moment is not None else time.time(), UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def error_payload(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+class Sandbox:
+    """A sandbox of one function version. `ready` resolves once its runtime asked for work
+    (or failed to start); `invoke` runs one invocation."""
+
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.spec = spec
+        self.id = uuid.uuid4().hex
+        self.created = time.time()
+        self.stream = f"{datetime.now(UTC):%Y/%m/%d}/[{spec.version}]{self.id}"
+        self.pid: int | None = None
+        self.cgroup: MemoryCgroup | None = None
+        self.server: asyncio.base_events.Server | None = None
+        self.port = 0
+        self.output = bytearray()
+        self.output_fd: int | None = None
+        self.last_used = time.monotonic()
+        self.invocations = 0
+        self.init_started = time.perf_counter()
+        self.init_duration_ms: float | None = None
+        self.init_failure: tuple[str, bytes] | None = None
+        self.exit_status: int | None = None
+        self.killed_by_us = False
+        self.warnings: list[str] = []
+        self._loop = asyncio.get_running_loop()
+        self.ready: asyncio.Future[None] = self._loop.create_future()
+        self.exited: asyncio.Future[int] = self._loop.create_future()
+        self._next: asyncio.Future[Invocation] | None = None
+        self._queued: Invocation | None = None
+        self._current: Invocation | None = None
+        self._result: asyncio.Future[tuple[str, bytes, str]] | None = None
+
+    # -- the Runtime API (RuntimeApiHandler) ------------------------------------------------
+    async def next_invocation(self) -> ApiResponse:
+        if self.init_duration_ms is None:
+            self.init_duration_ms = (time.perf_counter() - self.init_started) * 1000
+        if not self.ready.done():
+            self.ready.set_result(None)
+        if self._queued is None:
+            self._next = self._loop.create_future()
+            invocation = await self._next
+            self._next = None
+        else:
+            invocation = self._queued
+        self._queued = None
+        self._current = invocation
+        deadline_ms = int((time.time() + self.spec.timeout_s) * 1000)
+        headers = {
+            "Content-Type": "application/json",
+            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+            "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
+            "Lambda-Runtime-Invoked-Function-Arn": invocation.invoked_arn,
+            "Lambda-Runtime-Trace-Id": invocation.trace_id,
+        }
+        if invocation.client_context:
+            headers["Lambda-Runtime-Client-Context"] = invocation.client_context
+        if invocation.cognito_identity:
+            headers["Lambda-Runtime-Cognito-Identity"] = invocation.cognito_identity
+        return ApiResponse(200, invocation.payload, headers)
+
+    def _finish(self, request_id: str, outcome: tuple[str, bytes, str]) -> ApiResponse:
+        if self._current is None or self._current.request_id != request_id:
+            return json_response(400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"})
+        if self._result is not None and not self._result.done():
+            self._result.set_result(outcome)
+        self._current = None
+        return ACCEPTED
+
+    def invocation_response(self, request_id: str, body: bytes) -> ApiResponse:
+        return self._finish(request_id, ("ok", body, ""))
+
+    def invocation_error(self, request_id: str, body: bytes, error_type: str) -> ApiResponse:
+        return self._finish(request_id, ("error", body, error_type))
+
+    def init_error(self, body: bytes, error_type: str) -> ApiResponse:
+        self.init_failure = (error_type, body)
+        if not self.ready.done():
+            self.ready.set_result(None)
+        return ACCEPTED
+
+    # -- process ---------------------------------------------------------------------------------
+    async def listen(self) -> str:
+        self.server = await asyncio.start_server(
+            lambda r, w: api_server.serve_connection(self, r, w), "127.0.0.1", 0, limit=api_server.MAX_HEADER,
+        )
+        self.port = self.server.sockets[0].getsockname()[1]
+        return f"127.0.0.1:{self.port}"
+
+    def attach_output(self, read_fd: int) -> None:
+        os.set_blocking(read_fd, False)
+        self.output_fd = read_fd
+        self._loop.add_reader(read_fd, self.drain_output)
+
+    def drain_output(self) -> None:
+        fd = self.output_fd
+        if fd is None:
+            return
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self._loop.remove_reader(fd)
+                os.close(fd)
+                self.output_fd = None
+                return
+            if len(self.output) < OUTPUT_LIMIT:
+                self.output += chunk[: OUTPUT_LIMIT - len(self.output)]
+
+    def take_output(self) -> str:
+        self.drain_output()
+        text = self.output.decode("utf-8", "replace")
+        self.output.clear()
+        return text
+
+    def on_exit(self, status: int) -> None:
+        """Called on the loop when the sandbox process ended."""
+        self.exit_status = status
+        self.drain_output()
+        if not self.exited.done():
+            self.exited.set_result(status)
+        if not self.ready.done():
+            self.ready.set_result(None)
+
+    @property
+    def alive(self) -> bool:
+        return self.exit_status is None and not self.killed_by_us
+
+    def kill(self) -> None:
+        self.killed_by_us = True
+        if self.pid is not None and self.exit_status is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+
+    async def close(self) -> None:
+        self.kill()
+        if self.pid is not None and not self.exited.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self.exited), 2.0)
+            except TimeoutError:
+                pass
+        if self.server is not None:
+            self.server.close()
+        self.drain_output()
+        if self.output_fd is not None:
+            self._loop.remove_reader(self.output_fd)
+            os.close(self.output_fd)
+            self.output_fd = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+
+    # -- one invocation ---------------------------------------------------------------------------
+    def _exit_reason(self) -> tuple[str, str]:
+        status = self.exit_status or 0
+        if self.cgroup is not None and self.cgroup.oom_killed():
+            return "Runtime.OutOfMemory", "Runtime exited with error: signal: killed"
+        if os.WIFSIGNALED(status):
+            name = "killed" if os.WTERMSIG(status) == signal.SIGKILL else signal.Signals(os.WTERMSIG(status)).name.lower()
+            return "Runtime.ExitError", f"Runtime exited with error: signal: {name}"
+        return "Runtime.ExitError", f"Runtime exited with error: exit status {os.WEXITSTATUS(status)}"
+
+    def max_memory_mb(self) -> int:
+        if self.cgroup is not None:
+            return self.cgroup.max_used_mb()
+        try:
+            for line in open(f"/proc/{self.pid}/status"):
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    async def invoke(self, invocation: Invocation) -> InvocationResult:
+        cold = self.invocations == 0
+        self.invocations += 1
+        request_id = invocation.request_id
+        init_log = ""
+        if cold:
+            try:
+                await asyncio.wait_for(asyncio.shield(self.ready), INIT_TIMEOUT)
+            except TimeoutError:
+                self.kill()
+                return self._report(invocation, "error", error_payload(
+                    "Runtime.Unknown", f"RequestId: {request_id} Error: Init phase timed out after {INIT_TIMEOUT:.2f} seconds"),
+                    "Runtime.Unknown", self.take_output(), "", 0.0, cold, "")
+            init_log = "".join(line + "\n" for line in self.warnings) + self.take_output()
+            if self.init_failure is not None or self.exit_status is not None:
+                return self._failed_init(invocation, init_log)
+        else:
+            self.take_output()
+        started = time.perf_counter()
+        self._result = self._loop.create_future()
+        if self._next is not None and not self._next.done():
+            self._next.set_result(invocation)
+        else:
+            self._queued = invocation
+        waiters: set[asyncio.Future[object]] = {self._result, self.exited}  # type: ignore[arg-type]
+        done, _ = await asyncio.wait(waiters, timeout=self.spec.timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        duration = (time.perf_counter() - started) * 1000
+        if self._result in done:
+            status, body, error_type = self._result.result()
+            if status == "error":
+                # The runtime's error document goes back as it is (errorType/errorMessage/stackTrace).
+                error_type = error_type or _error_type_of(body)
+            self.last_used = time.monotonic()
+            return self._report(invocation, "ok" if status == "ok" else "error", body, error_type,
+                                init_log, self.take_output(), duration, cold, "")
+        if self.exited in done:
+            error_type, reason = self._exit_reason()
+            message = f"RequestId: {request_id} Error: {reason}"
+            extra = f"{message}\n{error_type}\n"
+            return self._report(invocation, "error", error_payload(error_type, message), error_type,
+                                init_log, self.take_output() + extra, duration, cold, "")
+        # Timed out: the sandbox is killed, as Lambda does, and the next invocation starts fresh.
+        self.kill()
+        seconds = f"{self.spec.timeout_s:.2f}"
+        line = f"{lambda_clock()} {request_id} Task timed out after {seconds} seconds\n"
+        return self._report(invocation, "error", error_payload(
+            "Sandbox.Timedout", f"RequestId: {request_id} Error: Task timed out after {seconds} seconds"),
+            "Sandbox.Timedout", init_log, self.take_output() + line, duration, cold, "timeout")
+
+    def _failed_init(self, invocation: Invocation, init_log: str) -> InvocationResult:
+        if self.init_failure is not None:
+            error_type, body = self.init_failure
+            error_type = error_type or _error_type_of(body)
+        else:
+            error_type, reason = self._exit_reason()
+            body = error_payload(error_type, f"RequestId: {invocation.request_id} Error: {reason}")
+            init_log += f"RequestId: {invocation.request_id} Error: {reason}\n{error_type}\n"
+        self.kill()
+        return self._report(invocation, "error", body, error_type or "Runtime.Unknown", init_log, "", 0.0, True, "")
+
+    def _report(self, invocation: Invocation, status: str, payload: bytes, error_type: str, init_log: str,
+                output: str, duration: float, cold: bool, outcome: str) -> InvocationResult:
+        spec = self.spec
+        memory = self.max_memory_mb()
+        report = (f"REPORT RequestId: {invocation.request_id}\tDuration: {duration:.2f} ms\t"
+                  f"Billed Duration: {max(1, math.ceil(duration))} ms\tMemory Size: {spec.memory_mb} MB\t"
+                  f"Max Memory Used: {memory} MB\t")
+        if cold and self.init_duration_ms is not None:
+            report += f"Init Duration: {self.init_duration_ms:.2f} ms\t"
+        if outcome:
+            report += f"Status: {outcome}\t"
+        # Init output comes before START, as in the function's log stream on AWS.
+        log = (init_log + f"START RequestId: {invocation.request_id} Version: {spec.version}\n"
+               + output + f"END RequestId: {invocation.request_id}\n" + report + "\n")
+        return InvocationResult(
+            status="ok" if status == "ok" else "error", payload=payload, log=log, stream=self.stream,
+            duration_ms=duration, init_duration_ms=self.init_duration_ms if cold else None,
+            max_memory_mb=memory, error_type=error_type,
+        )
+
+
+def _error_type_of(body: bytes) -> str:
+    try:
+        document = json.loads(body)
+        return str(document.get("errorType") or "") if isinstance(document, dict) else ""
+    except ValueError:
+        return ""

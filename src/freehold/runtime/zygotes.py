@@ -1,0 +1,148 @@
+"""Talking to zygotes (runtime/zygote.py): one per Python interpreter, started on first use,
+asked over a Unix socket to fork sandboxes, and telling us when a sandbox process exits."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import socket
+import subprocess
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("freehold.runtime")
+
+ZYGOTE_SCRIPT = Path(__file__).with_name("zygote.py")
+PYTHON_CLIENT_DIR = Path(__file__).parent / "runtimes" / "python"
+SPAWN_TIMEOUT = 10.0
+
+ExitCallback = Callable[[int], None]
+
+
+class ZygoteError(Exception):
+    pass
+
+
+class Zygote:
+    """One zygote process and its control socket."""
+
+    def __init__(self, interpreter: str, sdk_dir: str) -> None:
+        self.interpreter = interpreter
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.socket = ours
+        args = [interpreter, "-I", str(ZYGOTE_SCRIPT), str(PYTHON_CLIENT_DIR), sdk_dir, str(theirs.fileno())]
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=None,
+            pass_fds=(theirs.fileno(),), close_fds=True, start_new_session=True,
+        )
+        theirs.close()
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._waiting: dict[int, tuple[threading.Event, dict[str, Any]]] = {}
+        self._exits: dict[int, ExitCallback] = {}
+        self._early_exits: dict[int, int] = {}
+        self._file = self.socket.makefile("rb")
+        ready = self._file.readline()
+        if not ready:
+            raise ZygoteError(f"the zygote of {interpreter} did not start")
+        self.version = tuple(json.loads(ready)["version"])
+        self._reader = threading.Thread(target=self._read, name="freehold-zygote", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self._file:
+            message = json.loads(line)
+            if "exited" in message:
+                pid, status = int(message["exited"]), int(message["status"])
+                with self._lock:
+                    callback = self._exits.pop(pid, None)
+                    if callback is None:
+                        self._early_exits[pid] = status
+                if callback is not None:
+                    callback(status)
+                continue
+            request_id = int(message.get("spawned") or message.get("failed") or 0)
+            with self._lock:
+                waiting = self._waiting.pop(request_id, None)
+            if waiting is not None:
+                waiting[1].update(message)
+                waiting[0].set()
+        # The zygote is gone: every sandbox it forked died with it (PDEATHSIG).
+        with self._lock:
+            callbacks = list(self._exits.items())
+            self._exits.clear()
+            waiters = list(self._waiting.values())
+            self._waiting.clear()
+        for _, callback in callbacks:
+            callback(9)
+        for event, reply in waiters:
+            reply["failed"] = True
+            reply["error"] = "zygote exited"
+            event.set()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def spawn(self, spec: dict[str, Any], out_fd: int, on_exit: ExitCallback) -> int:
+        """Fork a sandbox; its output goes to `out_fd`; `on_exit(waitstatus)` when it ends."""
+        request_id = next(self._ids)
+        event = threading.Event()
+        reply: dict[str, Any] = {}
+        with self._lock:
+            self._waiting[request_id] = (event, reply)
+        data = (json.dumps({**spec, "id": request_id}) + "\n").encode()
+        try:
+            socket.send_fds(self.socket, [data], [out_fd])
+        except OSError as error:
+            raise ZygoteError(f"zygote unreachable: {error}") from None
+        if not event.wait(SPAWN_TIMEOUT):
+            raise ZygoteError("the zygote did not answer")
+        if "pid" not in reply:
+            raise ZygoteError(f"the zygote could not fork: {reply.get('error')}")
+        pid = int(reply["pid"])
+        with self._lock:
+            status = self._early_exits.pop(pid, None)
+            if status is None:
+                self._exits[pid] = on_exit
+        if status is not None:
+            on_exit(status)
+        return pid
+
+    def close(self) -> None:
+        try:
+            self.socket.close()
+        except OSError:
+            pass
+        if self.process.poll() is None:
+            self.process.kill()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class Zygotes:
+    """The zygotes of one node, by interpreter path."""
+
+    def __init__(self, sdk_dir: str) -> None:
+        self.sdk_dir = sdk_dir
+        self._zygotes: dict[str, Zygote] = {}
+        self._lock = threading.Lock()
+
+    def get(self, interpreter: str) -> Zygote:
+        with self._lock:
+            zygote = self._zygotes.get(interpreter)
+            if zygote is None or not zygote.alive():
+                zygote = Zygote(interpreter, self.sdk_dir)
+                self._zygotes[interpreter] = zygote
+            return zygote
+
+    def close(self) -> None:
+        with self._lock:
+            zygotes = list(self._zygotes.values())
+            self._zygotes.clear()
+        for zygote in zygotes:
+            zygote.close()

@@ -1,0 +1,131 @@
+"""Code packages: a function's .zip checked, stored in the blob store, and unpacked once per
+package under the data directory, where sandboxes find it.
+
+The zip is kept whole (GetFunction hands it back); its unpacked tree lives at
+<data_dir>/lambda/code/<blob key>/, written to a temporary directory and renamed into place,
+so a crash never leaves a half-unpacked package that looks complete.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import shutil
+import stat
+import threading
+import uuid
+import zipfile
+from pathlib import Path
+
+from freehold.protocol.errors import ServiceError
+from freehold.services.lambda_ import limits
+from freehold.services.lambda_.models import CodePackage
+from freehold.state.blobs import BlobStore
+
+UNZIP_ERROR = "Could not unzip uploaded file. Please check your file, then try to upload again."
+
+
+def inspect_zip(data: bytes) -> int:
+    """The unzipped size of a valid .zip; AWS's error for anything else."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+            for entry in entries:
+                if entry.filename.startswith("/") or ".." in Path(entry.filename).parts:
+                    raise ServiceError("InvalidParameterValueException", UNZIP_ERROR)
+            return sum(entry.file_size for entry in entries)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
+        raise ServiceError("InvalidParameterValueException", UNZIP_ERROR) from None
+
+
+def store_zip(blobs: BlobStore, data: bytes, operation: str) -> CodePackage:
+    """Check and store a .zip; its CodeSha256 is the base64 of its SHA-256 digest."""
+    limits.check_zip_size(len(data), operation)
+    unzipped = inspect_zip(data)
+    limits.check_unzipped_size(unzipped)
+    info = blobs.write([data])
+    digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    return CodePackage(blob_key=info.key, size=info.size, sha256=digest, unzipped_size=unzipped)
+
+
+class CodeTrees:
+    """Unpacked packages under `root`, made on first use, shared by every version using them."""
+
+    def __init__(self, root: Path, blobs: BlobStore) -> None:
+        self.root = root
+        self.blobs = blobs
+        self._lock = threading.Lock()
+
+    def path(self, blob_key: str) -> Path:
+        return self.root / blob_key
+
+    def ensure(self, blob_key: str, owner: tuple[int, int] | None = None) -> Path:
+        """The unpacked tree of a package (unpacked now if needed). Files keep their zip modes
+        (executable bits matter for `bootstrap`); everything is made read-only, and owned by
+        `owner` (uid, gid) when given, so only that sandbox user may read it."""
+        target = self.path(blob_key)
+        if target.is_dir():
+            return target
+        with self._lock:
+            if target.is_dir():
+                return target
+            self.root.mkdir(parents=True, exist_ok=True)
+            staging = self.root / f".tmp-{uuid.uuid4().hex}"
+            staging.mkdir()
+            try:
+                with self.blobs.open(blob_key) as file, zipfile.ZipFile(file) as archive:
+                    for entry in archive.infolist():
+                        _extract(archive, entry, staging)
+                _seal(staging, owner)
+                os.rename(staging, target)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        return target
+
+    def remove(self, blob_key: str) -> None:
+        target = self.path(blob_key)
+        if not target.is_dir():
+            return
+        # Sealed trees are read-only: make directories writable again so a non-root server
+        # can delete them too.
+        for directory, _, _ in os.walk(target):
+            os.chmod(directory, 0o700)
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def _extract(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, root: Path) -> None:
+    destination = root / entry.filename
+    if entry.is_dir():
+        destination.mkdir(parents=True, exist_ok=True)
+        return
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    mode = (entry.external_attr >> 16) & 0o777
+    if stat.S_ISLNK(entry.external_attr >> 16):
+        # Symlinks inside packages are kept only when they stay inside the package.
+        link = archive.read(entry).decode()
+        if os.path.isabs(link) or ".." in Path(link).parts:
+            return
+        os.symlink(link, destination)
+        return
+    with archive.open(entry) as source, open(destination, "wb") as sink:
+        shutil.copyfileobj(source, sink, 1024 * 1024)
+    # Zips made on Windows carry no Unix modes: files are then readable, not executable.
+    os.chmod(destination, 0o555 if mode & 0o111 else 0o444)
+
+
+def _seal(root: Path, owner: tuple[int, int] | None) -> None:
+    for directory, subdirectories, files in os.walk(root):
+        for name in subdirectories + files:
+            path = os.path.join(directory, name)
+            if owner is not None:
+                os.lchown(path, *owner)
+            if not os.path.islink(path) and os.path.isdir(path):
+                os.chmod(path, 0o555)
+    if owner is not None:
+        os.chown(root, *owner)
+        os.chmod(root, 0o500)
+    else:
+        os.chmod(root, 0o555)

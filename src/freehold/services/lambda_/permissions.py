@@ -1,0 +1,58 @@
+"""Resource-based policies of functions: AddPermission, RemovePermission, GetPolicy.
+
+A policy belongs to the function ('' qualifier), to a version or to an alias.
+https://docs.aws.amazon.com/lambda/latest/dg/access-control-resource-based.html
+"""
+
+from __future__ import annotations
+
+import json
+
+from freehold.gateway.context import RequestContext
+from freehold.protocol.errors import ServiceError
+from freehold.services.base import Params
+from freehold.services.lambda_ import policy
+from freehold.services.lambda_.lookup import LambdaBase, check_revision
+from freehold.services.lambda_.models import new_revision
+from freehold.services.lambda_.names import FunctionRef
+
+
+class PermissionOps(LambdaBase):
+    def _policy_target(self, ctx: RequestContext, params: Params) -> FunctionRef:
+        ref = self.ref(ctx, params)
+        self.resolve(ref)  # the function, version or alias must exist
+        return ref
+
+    def add_permission(self, ctx: RequestContext, params: Params) -> Params:
+        ref = self._policy_target(ctx, params)
+        qualifier = ref.qualifier or ""
+        current = self.store.get_policy(ref.account_id, ref.region, ref.name, qualifier)
+        document, revision = current if current else (policy.empty_policy(), "")
+        if current:
+            check_revision(revision, params.get("RevisionId"))
+        statement = policy.statement(params, ref.qualified_arn)
+        document = policy.add(document, statement)
+        self.store.put_policy(ref.account_id, ref.region, ref.name, qualifier, document, new_revision())
+        return {"Statement": json.dumps(statement, separators=(",", ":"))}
+
+    def remove_permission(self, ctx: RequestContext, params: Params) -> Params:
+        ref = self._policy_target(ctx, params)
+        qualifier = ref.qualifier or ""
+        current = self.store.get_policy(ref.account_id, ref.region, ref.name, qualifier)
+        if current is None:
+            raise ServiceError("ResourceNotFoundException", "No policy is associated with the given resource.", 404,
+                               fields={"Type": "User"})
+        document, revision = current
+        check_revision(revision, params.get("RevisionId"))
+        document = policy.remove(document, params["StatementId"])
+        self.store.put_policy(ref.account_id, ref.region, ref.name, qualifier, document, new_revision())
+        return {}
+
+    def get_policy(self, ctx: RequestContext, params: Params) -> Params:
+        ref = self._policy_target(ctx, params)
+        current = self.store.get_policy(ref.account_id, ref.region, ref.name, ref.qualifier or "")
+        if current is None:
+            raise ServiceError("ResourceNotFoundException", "The resource you requested does not exist.", 404,
+                               fields={"Type": "User"})
+        document, revision = current
+        return {"Policy": json.dumps(document, separators=(",", ":")), "RevisionId": revision}

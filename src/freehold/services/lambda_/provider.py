@@ -1,0 +1,322 @@
+"""The Lambda provider: functions (create, read, list, update, delete), tags, concurrency and
+account settings here; versions and aliases, permissions and invocation in their own modules,
+mixed into one class. Functions execute in sandboxes (freehold.runtime)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, ClassVar
+
+from freehold.gateway.context import RequestContext
+from freehold.protocol.errors import ServiceError
+from freehold.services.base import Params, ServiceRuntime
+from freehold.services.lambda_ import code as code_packages
+from freehold.services.lambda_ import limits
+from freehold.services.lambda_.invoke import InvokeOps
+from freehold.services.lambda_.lookup import check_revision, function_not_found
+from freehold.services.lambda_.models import (
+    CodePackage,
+    FunctionVersion,
+    apply_configuration,
+    check_package,
+    lambda_timestamp,
+    new_revision,
+)
+from freehold.services.lambda_.names import LATEST, check_new_function_name, parse_resource_arn
+from freehold.services.lambda_.permissions import PermissionOps
+from freehold.services.lambda_.versions import VersionOps
+
+MAX_ITEMS_DEFAULT = 50
+
+
+class LambdaProvider(VersionOps, PermissionOps, InvokeOps):
+    service: ClassVar[str] = "lambda"
+    partial: ClassVar[dict[str, str]] = {
+        "CreateFunction": "zip packages only (container images are refused); VpcConfig, FileSystemConfigs, "
+                          "KMSKeyArn, SnapStart and CodeSigningConfigArn are recorded or ignored, not applied; "
+                          "the role's trust policy is checked for lambda.amazonaws.com, not evaluated",
+        "GetFunction": "the code Location is a freehold URL that does not expire",
+        "Invoke": "X-Amz-Function-Error is always Unhandled (as AWS reports every runtime error today); "
+                  "no X-Ray tracing",
+    }
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        super().__init__(runtime)
+
+    def start(self) -> None:
+        self.store.migrate()
+        self.start_execution()
+
+    def stop(self) -> None:
+        self.stop_execution()
+
+    def reset(self) -> None:
+        self.reset_execution()
+
+    # -- code ------------------------------------------------------------------------------------
+    def _code(self, ctx: RequestContext, params: Params, operation: str) -> CodePackage:
+        """The package from ZipFile, or from S3Bucket/S3Key(/S3ObjectVersion) through S3's API."""
+        if params.get("ZipFile") is not None:
+            data = params["ZipFile"]
+            if isinstance(data, str):
+                data = base64.b64decode(data)
+            return code_packages.store_zip(self.blobs, data, operation)
+        bucket, key = params.get("S3Bucket"), params.get("S3Key")
+        if bucket and key:
+            request: Params = {"Bucket": bucket, "Key": key}
+            if params.get("S3ObjectVersion"):
+                request["VersionId"] = params["S3ObjectVersion"]
+            try:
+                body = self.call("s3", ctx, "GetObject", request)["Body"]
+            except ServiceError as error:
+                raise ServiceError(
+                    "InvalidParameterValueException",
+                    f"Error occurred while GetObject. S3 Error Code: {error.code}. S3 Error Message: {error.message}",
+                ) from None
+            return code_packages.store_zip(self.blobs, _read_body(body), operation)
+        raise ServiceError(
+            "InvalidParameterValueException", "Please provide a source for function code."
+        )
+
+    # -- functions -------------------------------------------------------------------------------
+    def create_function(self, ctx: RequestContext, params: Params) -> Params:
+        name = check_new_function_name(params["FunctionName"], ctx.account_id, ctx.region)
+        check_package(params, params.get("Runtime"), params.get("Handler"))
+        limits.check_ranges(params)
+        limits.check_environment(params.get("Environment"))
+        if self.store.function_row(ctx.account_id, ctx.region, name) is not None:
+            raise ServiceError("ResourceConflictException", f"Function already exist: {name}", 409,
+                               fields={"Type": "User"})
+        self.check_role(ctx, params["Role"])
+        package = self._code(ctx, params["Code"], "CreateFunction")
+        latest = apply_configuration(
+            FunctionVersion(ctx.account_id, ctx.region, name, LATEST, params["Runtime"], params["Role"],
+                            params["Handler"], package),
+            params,
+        )
+        if not self.store.create_function(latest, dict(params.get("Tags") or {})):
+            self.blobs.delete(package.blob_key)
+            raise ServiceError("ResourceConflictException", f"Function already exist: {name}", 409,
+                               fields={"Type": "User"})
+        if params.get("Publish"):
+            self.store.publish(latest, None)
+        # The package is unpacked before answering, so the function is Active as soon as a
+        # client polls; the answer itself reports the Pending state AWS reports at creation
+        # (the function_active waiters then see Active on their first poll).
+        self.code_trees.ensure(package.blob_key, self.sandbox_owner(latest))
+        output = latest.configuration()
+        output.update(State="Pending", StateReason="The function is being created.", StateReasonCode="Creating")
+        return output
+
+    def get_function(self, ctx: RequestContext, params: Params) -> Params:
+        ref = self.ref(ctx, params)
+        version, _ = self.resolve(ref)
+        row = self.function_row(ref)
+        output: Params = {
+            "Configuration": version.configuration(),
+            "Code": {"RepositoryType": "S3", "Location": self.code_location(ctx, version)},
+        }
+        if row.tags:
+            output["Tags"] = dict(row.tags)
+        if row.reserved_concurrency is not None:
+            output["Concurrency"] = {"ReservedConcurrentExecutions": row.reserved_concurrency}
+        return output
+
+    def code_location(self, ctx: RequestContext, version: FunctionVersion) -> str:
+        """A URL freehold serves the package at (like AWS's presigned S3 URL: knowing it is the
+        permission; the blob key in it is random and unguessable)."""
+        host = ctx.request.headers.get("host") or f"{self.settings.host}:{self.settings.port}"
+        return f"http://{host}/_freehold/lambda/code/{version.code.blob_key}.zip"
+
+    def get_function_configuration(self, ctx: RequestContext, params: Params) -> Params:
+        version, _ = self.resolve(self.ref(ctx, params))
+        return version.configuration()
+
+    def list_functions(self, ctx: RequestContext, params: Params) -> Params:
+        limit = params.get("MaxItems") or MAX_ITEMS_DEFAULT
+        if not 1 <= limit <= 10000:
+            raise ServiceError(
+                "ValidationException",
+                f"1 validation error detected: Value '{limit}' at 'maxItems' failed to satisfy constraint: "
+                "Member must have value less than or equal to 10000",
+            )
+        marker = _decode_marker(params.get("Marker"))
+        all_versions = params.get("FunctionVersion") == "ALL"
+        versions = self.store.list_functions(ctx.account_id, ctx.region, marker, limit + 1, all_versions)
+        output: Params = {"Functions": [v.configuration() for v in versions[:limit]]}
+        if len(versions) > limit:
+            last = versions[limit - 1]
+            output["NextMarker"] = _encode_marker(f"{last.name}\x00{0 if last.version == LATEST else last.version}")
+        return output
+
+    def update_function_code(self, ctx: RequestContext, params: Params) -> Params:
+        ref = self.ref(ctx, params)
+        latest = self.latest(ref)
+        check_revision(latest.revision_id, params.get("RevisionId"))
+        if params.get("ImageUri"):
+            check_package({"PackageType": "Image"}, latest.runtime, latest.handler)
+        if params.get("Architectures"):
+            latest = apply_configuration(latest, {"Architectures": params["Architectures"]})
+        package = self._code(ctx, params, "UpdateFunctionCode")
+        if params.get("DryRun"):
+            self.blobs.delete(package.blob_key)
+            return latest.configuration()
+        updated = _updated(latest, code=package)
+        if not self.store.replace_latest(updated, latest.revision_id):
+            self.blobs.delete(package.blob_key)
+            check_revision("", latest.revision_id)
+        self._forget_code(latest.code.blob_key)
+        self.code_trees.ensure(package.blob_key, self.sandbox_owner(updated))
+        if params.get("Publish"):
+            return self.store.publish(updated, None).configuration()
+        output = updated.configuration()
+        output.update(LastUpdateStatus="InProgress", LastUpdateStatusReason="The function is being created.",
+                      LastUpdateStatusReasonCode="Creating")
+        return output
+
+    def update_function_configuration(self, ctx: RequestContext, params: Params) -> Params:
+        ref = self.ref(ctx, params)
+        latest = self.latest(ref)
+        check_revision(latest.revision_id, params.get("RevisionId"))
+        if params.get("Role"):
+            self.check_role(ctx, params["Role"])
+        updated = _updated(apply_configuration(latest, params))
+        if not self.store.replace_latest(updated, latest.revision_id):
+            check_revision("", latest.revision_id)
+        output = updated.configuration()
+        output.update(LastUpdateStatus="InProgress")
+        return output
+
+    def delete_function(self, ctx: RequestContext, params: Params) -> Params:
+        ref = self.ref(ctx, params)
+        self.function_row(ref)
+        if ref.qualifier == LATEST:
+            raise ServiceError(
+                "InvalidParameterValueException", "$LATEST version cannot be deleted without deleting the function."
+            )
+        if ref.qualifier is not None:
+            if not ref.qualifier.isdigit():
+                raise ServiceError(
+                    "InvalidParameterValueException",
+                    "Deletion of aliases is not supported by DeleteFunction. Use DeleteAlias instead.",
+                )
+            using = [a["Name"] for a in self.store.list_aliases(ref.account_id, ref.region, ref.name)
+                     if a["FunctionVersion"] == ref.qualifier]
+            if using:
+                raise ServiceError(
+                    "ResourceConflictException",
+                    f"Unable to delete version because the following aliases reference it: {using}", 409,
+                    fields={"Type": "User"},
+                )
+            orphans = self.store.delete_version(ref.account_id, ref.region, ref.name, ref.qualifier)
+        else:
+            orphans = self.store.delete_function(ref.account_id, ref.region, ref.name)
+            self.forget_function(ref.arn)
+        for blob in orphans:
+            self._forget_code(blob)
+        return {}
+
+    def _forget_code(self, blob_key: str) -> None:
+        """Drop a package's blob and unpacked tree once no version uses it."""
+        if self.store.blob_in_use(blob_key):
+            return
+        self.blobs.delete(blob_key)
+        self.code_trees.remove(blob_key)
+
+    # -- tags --------------------------------------------------------------------------------------
+    def _tagged(self, ctx: RequestContext, arn: str) -> tuple[Any, dict[str, str]]:
+        ref = parse_resource_arn(arn, ctx.account_id, ctx.region)
+        row = self.store.function_row(ref.account_id, ref.region, ref.name)
+        if row is None:
+            raise function_not_found(ref.arn)
+        return ref, row.tags
+
+    def tag_resource(self, ctx: RequestContext, params: Params) -> Params:
+        ref, tags = self._tagged(ctx, params["Resource"])
+        tags = {**tags, **params["Tags"]}
+        if len(tags) > 50:
+            raise ServiceError("InvalidParameterValueException", "Number of tags exceeds resource tag limit.")
+        self.store.update_function_row(ref.account_id, ref.region, ref.name, tags=tags)
+        return {}
+
+    def untag_resource(self, ctx: RequestContext, params: Params) -> Params:
+        ref, tags = self._tagged(ctx, params["Resource"])
+        remaining = {k: v for k, v in tags.items() if k not in set(params["TagKeys"])}
+        self.store.update_function_row(ref.account_id, ref.region, ref.name, tags=remaining)
+        return {}
+
+    def list_tags(self, ctx: RequestContext, params: Params) -> Params:
+        _, tags = self._tagged(ctx, params["Resource"])
+        return {"Tags": dict(tags)}
+
+    # -- concurrency and account ---------------------------------------------------------------------
+    def put_function_concurrency(self, ctx: RequestContext, params: Params) -> Params:
+        ref = self.ref(ctx, params)
+        row = self.function_row(ref)
+        wanted = params["ReservedConcurrentExecutions"]
+        _, _, reserved = self.store.account_usage(ctx.account_id, ctx.region)
+        others = reserved - (row.reserved_concurrency or 0)
+        if limits.ACCOUNT_CONCURRENCY - others - wanted < limits.UNRESERVED_MIN:
+            raise ServiceError(
+                "InvalidParameterValueException",
+                "Specified ReservedConcurrentExecutions for function decreases account's "
+                f"UnreservedConcurrentExecution below its minimum value of [{limits.UNRESERVED_MIN}].",
+            )
+        self.store.update_function_row(ref.account_id, ref.region, ref.name, reserved_concurrency=wanted)
+        return {"ReservedConcurrentExecutions": wanted}
+
+    def get_function_concurrency(self, ctx: RequestContext, params: Params) -> Params:
+        row = self.function_row(self.ref(ctx, params))
+        if row.reserved_concurrency is None:
+            return {}
+        return {"ReservedConcurrentExecutions": row.reserved_concurrency}
+
+    def delete_function_concurrency(self, ctx: RequestContext, params: Params) -> Params:
+        ref = self.ref(ctx, params)
+        self.function_row(ref)
+        self.store.update_function_row(ref.account_id, ref.region, ref.name, reserved_concurrency=None)
+        return {}
+
+    def get_account_settings(self, ctx: RequestContext, params: Params) -> Params:
+        count, size, reserved = self.store.account_usage(ctx.account_id, ctx.region)
+        return {
+            "AccountLimit": {
+                "TotalCodeSize": limits.TOTAL_CODE_STORAGE,
+                "CodeSizeUnzipped": limits.UNZIPPED_MAX,
+                "CodeSizeZipped": limits.ZIP_MAX,
+                "ConcurrentExecutions": limits.ACCOUNT_CONCURRENCY,
+                "UnreservedConcurrentExecutions": limits.ACCOUNT_CONCURRENCY - reserved,
+            },
+            "AccountUsage": {"TotalCodeSize": size, "FunctionCount": count},
+        }
+
+
+def _updated(version: FunctionVersion, **changes: Any) -> FunctionVersion:
+    from dataclasses import replace
+
+    return replace(version, last_modified=lambda_timestamp(), revision_id=new_revision(), **changes)
+
+
+def _read_body(body: Any) -> bytes:
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body)
+    if hasattr(body, "read"):
+        try:
+            return bytes(body.read())
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+    return b"".join(bytes(chunk) for chunk in body)
+
+
+def _encode_marker(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode()
+
+
+def _decode_marker(marker: str | None) -> str:
+    if not marker:
+        return ""
+    try:
+        return base64.urlsafe_b64decode(marker.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ServiceError("InvalidParameterValueException", "Invalid marker: " + marker) from None

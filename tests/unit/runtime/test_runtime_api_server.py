@@ -1,0 +1,99 @@
+"""The Runtime API's HTTP handling and the sandbox launch plan, without processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from freehold.runtime import api_server
+from freehold.runtime.api_server import ACCEPTED, ApiResponse
+from freehold.runtime.isolation import Isolation, function_owner
+from freehold.runtime.launch import LaunchError, plan
+from freehold.runtime.seam import FunctionSpec
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, bytes, str]] = []
+
+    async def next_invocation(self) -> ApiResponse:
+        return ApiResponse(200, b'{"k": 1}', {"Lambda-Runtime-Aws-Request-Id": "rid"})
+
+    def invocation_response(self, request_id: str, body: bytes) -> ApiResponse:
+        self.calls.append(("response", request_id, body, ""))
+        return ACCEPTED
+
+    def invocation_error(self, request_id: str, body: bytes, error_type: str) -> ApiResponse:
+        self.calls.append(("error", request_id, body, error_type))
+        return ACCEPTED
+
+    def init_error(self, body: bytes, error_type: str) -> ApiResponse:
+        self.calls.append(("init", "", body, error_type))
+        return ACCEPTED
+
+
+async def _exchange(raw: bytes) -> tuple[bytes, Recorder]:
+    recorder = Recorder()
+    server = await asyncio.start_server(lambda r, w: api_server.serve_connection(recorder, r, w), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(raw)
+    await writer.drain()
+    writer.write_eof()
+    data = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    server.close()
+    return data, recorder
+
+
+def test_next_and_keep_alive_response_and_chunked_error() -> None:
+    raw = (b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"
+           b"POST /2018-06-01/runtime/invocation/rid/response HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"
+           b"POST /2018-06-01/runtime/invocation/rid/error HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+           b"Lambda-Runtime-Function-Error-Type: Oops\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    data, recorder = asyncio.run(_exchange(raw))
+    assert data.startswith(b"HTTP/1.1 200 OK") and b"Lambda-Runtime-Aws-Request-Id: rid" in data
+    assert data.count(b"HTTP/1.1 202") == 2
+    assert recorder.calls == [("response", "rid", b"ok", ""), ("error", "rid", b"abc", "Oops")]
+
+
+def test_unknown_path_and_too_large_response() -> None:
+    data, _ = asyncio.run(_exchange(b"GET /nope HTTP/1.1\r\n\r\n"))
+    assert data.startswith(b"HTTP/1.1 404")
+    big = api_server.MAX_RESPONSE + 10
+    raw = (b"POST /2018-06-01/runtime/invocation/rid/response HTTP/1.1\r\nContent-Length: "
+           + str(big).encode() + b"\r\n\r\n" + b"x" * big)
+    data, recorder = asyncio.run(_exchange(raw))
+    assert data.startswith(b"HTTP/1.1 413")
+    assert recorder.calls[0][3] == "Function.ResponseSizeTooLarge"
+
+
+def _spec(tmp_path: Path, runtime: str) -> FunctionSpec:
+    return FunctionSpec("k", "000000000000", "us-east-1", "f", "$LATEST", runtime, "app.handler", tmp_path,
+                        128, 3, 512, {"MINE": "1"}, "/aws/lambda/f", function_owner("0", "r", "f"))
+
+
+def test_launch_plan_environment_and_isolation(tmp_path: Path) -> None:
+    rungs = Isolation(True, True, True, True, True, "v1", "/cg", "/mnt")
+    request = plan(_spec(tmp_path, "python3.11"), rungs, api="127.0.0.1:9", stream="s", credentials={"AWS_ACCESS_KEY_ID": "A"},
+                   endpoint="http://127.0.0.1:4566", sdk_dir="/sdk", data_dir="/data", zygote_python="/usr/bin/python3",
+                   runtime_interpreter=None, cgroup="/cg/x")
+    env = request["env"]
+    assert env["AWS_LAMBDA_RUNTIME_API"] == "127.0.0.1:9" and env["LAMBDA_TASK_ROOT"] == "/var/task"
+    assert env["MINE"] == "1" and env["AWS_ACCESS_KEY_ID"] == "A" and env["_HANDLER"] == "app.handler"
+    assert request["argv"] is None and request["uid"] >= 200000 and request["cgroup"] == "/cg/x"
+    assert [str(tmp_path), "/var/task"] in request["filesystem"]["binds"]
+    assert "/data" in request["filesystem"]["hide"]
+    json.dumps(request)  # what the zygote receives
+
+
+def test_provided_without_bootstrap_is_an_init_error(tmp_path: Path) -> None:
+    rungs = Isolation(True, True, False, False, False, "", "", "")
+    try:
+        plan(_spec(tmp_path, "provided.al2023"), rungs, api="a", stream="s", credentials={}, endpoint="e",
+             sdk_dir="", data_dir="/d", zygote_python="/usr/bin/python3", runtime_interpreter=None, cgroup=None)
+    except LaunchError as error:
+        assert error.error_type == "Runtime.InvalidEntrypoint"
+    else:
+        raise AssertionError("expected LaunchError")
