@@ -332,3 +332,30 @@ def test_other_accounts_keys_made_in_default_mode_work_under_strict_auth(tmp_pat
         assert root_client(server, "sts").get_caller_identity()["Arn"] == ROOT_ARN
     finally:
         server.stop()
+
+
+def test_functions_get_role_credentials_under_strict_auth(strict: FreeholdServer) -> None:
+    """Lambda assumes the function's role as lambda.amazonaws.com (not as root, which strict
+    STS refuses), and boto3 inside the function is accepted by the strict gateway."""
+    import io
+    import json
+    import zipfile
+
+    iam = root_client(strict, "iam")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    role_name = unique("strict-fn-role")
+    role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "import boto3\n\ndef handler(event, context):\n"
+                                   "    return boto3.client('sts').get_caller_identity()['Arn']\n")
+    lam = root_client(strict, "lambda")
+    name = unique("strict-fn")
+    lam.create_function(FunctionName=name, Runtime="python3.11", Role=role_arn, Handler="app.handler",
+                        Code={"ZipFile": buffer.getvalue()}, Timeout=30)
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    answer = lam.invoke(FunctionName=name, Payload=b"{}")
+    payload = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer, payload
+    assert payload.startswith(f"arn:aws:sts::000000000000:assumed-role/{role_name}/"), payload

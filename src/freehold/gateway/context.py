@@ -10,7 +10,7 @@ from freehold.protocol.http import HttpRequest
 DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_REGION = "us-east-1"
 
-PrincipalKind = Literal["root", "user", "assumed-role", "federated", "anonymous"]
+PrincipalKind = Literal["root", "user", "assumed-role", "federated", "service", "anonymous"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,12 @@ class Principal:
     @staticmethod
     def root(account_id: str, access_key_id: str = "") -> "Principal":
         return Principal("root", account_id, f"arn:aws:iam::{account_id}:root", account_id, access_key_id)
+
+    @staticmethod
+    def service(name: str, account_id: str) -> "Principal":
+        """An AWS service acting for an account (e.g. lambda.amazonaws.com assuming a
+        function's role), as trust policies name it: {"Service": "lambda.amazonaws.com"}."""
+        return Principal("service", account_id, name, name)
 
     @staticmethod
     def anonymous(account_id: str = DEFAULT_ACCOUNT) -> "Principal":
@@ -75,6 +81,17 @@ class RequestContext:
     signature: SignatureInfo | None = None
     principal: Principal = field(default_factory=Principal.anonymous)
     params: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def for_service(service_principal: str, account_id: str, region: str) -> "RequestContext":
+        """The context of a call a service makes on its own behalf (deliveries, sandboxes'
+        credentials, logs) through `Provider.call`."""
+        import uuid
+
+        return RequestContext(
+            request=HttpRequest("POST", "/"), request_id=str(uuid.uuid4()), region=region,
+            account_id=account_id, principal=Principal.service(service_principal, account_id),
+        )
 
     @property
     def operation_name(self) -> str:

@@ -11,13 +11,11 @@ import logging
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from freehold.gateway.context import Principal, RequestContext
+from freehold.gateway.context import RequestContext
 from freehold.protocol.errors import ServiceError
-from freehold.protocol.http import HttpRequest
 from freehold.services.base import Params
 
 log = logging.getLogger("freehold.lambda")
@@ -36,11 +34,8 @@ class LogBatch:
 
 
 def service_context(account_id: str, region: str) -> RequestContext:
-    """The context of a call Lambda makes on its own behalf (the account's root acts)."""
-    return RequestContext(
-        request=HttpRequest("POST", "/"), request_id=str(uuid.uuid4()), region=region,
-        account_id=account_id, principal=Principal.root(account_id),
-    )
+    """The context of a call Lambda makes on its own behalf: lambda.amazonaws.com acts."""
+    return RequestContext.for_service("lambda.amazonaws.com", account_id, region)
 
 
 def log_events(text: str, timestamp_ms: int) -> list[dict[str, object]]:
