@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from bench.workloads import iam_writes, idle_rss, startup, sts, logs, sqs
+from bench.workloads import dynamodb, iam_writes, idle_rss, lambda_invoke, logs, sns, sqs, startup, sts
 from bench.workloads.base import EndpointWorkload, LifecycleWorkload, Measured, Options, Target, Workload
 
 WORKLOADS: dict[str, Workload] = {
-    module.WORKLOAD.name: module.WORKLOAD for module in (startup, idle_rss, sts, iam_writes, logs, sqs)
+    module.WORKLOAD.name: module.WORKLOAD for module in (
+        startup, idle_rss, sts, iam_writes, logs, dynamodb, sqs, sns, lambda_invoke
+    )
 }
 
 # Longer names a reader might type for the same workloads.
