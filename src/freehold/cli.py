@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from freehold import __version__
-from freehold.config import Settings
+from freehold.config import ConfigError, Settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,13 +34,19 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--endpoint", help="the node's URL (default http://127.0.0.1:4566)")
         if name == "reset":
             command.add_argument("--data-dir", type=Path,
-                                 help="when no node is running, delete the state in this directory")
+                                 help="when no node is running, forget the state of the node with this data directory")
+            command.add_argument("--state", dest="state_url",
+                                 help="...and this postgresql:// state (default: SQLite in the data directory)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        print(f"freehold: {error}", file=sys.stderr)
+        return 2
     if args.command == "up":
         return up(settings.with_overrides(
             host=args.host, port=args.port, data_dir=args.data_dir, state_url=args.state_url,
@@ -49,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     endpoint = (args.endpoint or settings.endpoint_url).rstrip("/")
     if args.command == "status":
         return status(endpoint)
-    return reset(endpoint, args.data_dir)
+    return reset(endpoint, settings.with_overrides(state_url=args.state_url), args.data_dir)
 
 
 def up(settings: Settings) -> int:
@@ -97,27 +103,45 @@ def status(endpoint: str) -> int:
     return 0
 
 
-def reset(endpoint: str, data_dir: Path | None) -> int:
-    import shutil
+def reset(endpoint: str, settings: Settings, data_dir: Path | None) -> int:
     import urllib.error
 
     try:
         _call(endpoint, "/_freehold/reset", "POST")
         print(f"reset the node at {endpoint}")
         return 0
+    except urllib.error.HTTPError as exc:
+        # Something answered, so a node (or another server) is running there: never touch
+        # its state from under it.
+        print(f"the node at {endpoint} refused the reset: HTTP {exc.code} {exc.reason}", file=sys.stderr)
+        return 1
     except (urllib.error.URLError, OSError) as exc:
         if data_dir is None:
-            print(f"freehold is not running at {endpoint} ({exc}); pass --data-dir to delete "
-                  "a stopped node's state", file=sys.stderr)
+            print(f"freehold is not running at {endpoint} ({exc}); pass --data-dir (and --state) to "
+                  "forget a stopped node's state", file=sys.stderr)
             return 1
-    removed = False
-    for name in ("state.db", "state.db-wal", "state.db-shm", "blobs"):
-        path = data_dir / name
-        if path.is_dir():
-            shutil.rmtree(path)
-            removed = True
-        elif path.exists():
-            path.unlink()
-            removed = True
-    print(f"deleted the state in {data_dir}" if removed else f"no state in {data_dir}")
+    return reset_stopped(settings.with_overrides(data_dir=data_dir))
+
+
+def reset_stopped(settings: Settings) -> int:
+    """Forget a stopped node's state: every row of every table (SQLite or PostgreSQL, the
+    schema stays) and every blob."""
+    from freehold.state.blobs import BlobStore
+    from freehold.state.database import StateError, open_database
+
+    if not settings.state_url and not (settings.data_dir / "state.db").exists():
+        print(f"no state in {settings.data_dir}")
+        return 0
+    try:
+        db = open_database(settings)
+    except StateError as error:
+        print(f"freehold: cannot open the state: {error}", file=sys.stderr)
+        return 1
+    try:
+        db.reset()
+    finally:
+        db.close()
+    BlobStore(settings.data_dir / "blobs").reset()
+    where = settings.state_url.split("@")[-1] if settings.state_url else str(settings.data_dir)
+    print(f"forgot the state of {where}")
     return 0

@@ -10,6 +10,10 @@ from typing import Literal
 Durability = Literal["process", "fsync"]
 
 
+class ConfigError(ValueError):
+    """A setting with a value freehold cannot use; the message names it."""
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"FREEHOLD_{name}", default)
 
@@ -42,10 +46,17 @@ class Settings:
 
     @staticmethod
     def from_env() -> "Settings":
-        durability = _env("DURABILITY", "process")
+        """Settings from FREEHOLD_* variables; a value that makes no sense is refused with a
+        ConfigError naming the variable (never silently replaced by a default)."""
+        durability = _env("DURABILITY", "process").strip().lower()
+        if durability not in ("process", "fsync"):
+            raise ConfigError(f"FREEHOLD_DURABILITY must be 'process' or 'fsync', not {durability!r}")
+        port = _env("PORT", "4566")
+        if not port.strip().isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"FREEHOLD_PORT must be a port number (1-65535), not {port!r}")
         return Settings(
             host=_env("HOST", "127.0.0.1"),
-            port=int(_env("PORT", "4566")),
+            port=int(port),
             data_dir=Path(_env("DATA_DIR", ".freehold")),
             state_url=_env("STATE", ""),
             strict_auth=_env_bool("STRICT_AUTH", False),

@@ -16,6 +16,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -262,9 +263,21 @@ def test_bootstrap_pair_survives_restart_kill_9_and_reset(strict: FreeholdServer
     as_user = client(strict, "sts", key["AccessKeyId"], key["SecretAccessKey"])
     assert as_user.get_caller_identity()["Arn"].endswith(f":user/{name}")
 
-    # A reset forgets every user and key, but the node's root pair comes back as it was.
-    strict.reset()
-    assert root_pair(strict) == before
+    # Over HTTP a strict node refuses to be reset; stopped, `freehold reset --data-dir`
+    # forgets every user and key, and the node's root pair comes back as it was.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        strict.reset()
+    assert refused.value.code == 403
+    strict.stop()
+    command = [sys.executable, "-m", "freehold", "reset", "--endpoint", strict.endpoint_url,
+               "--data-dir", str(strict.data_dir)]
+    if strict.state_url:
+        command += ["--state", strict.state_url]
+    done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    strict.start()
+    # The forgotten root key is replaced by a new pair, written to the same file.
+    assert root_pair(strict) != before
     assert root_client(strict, "sts").get_caller_identity()["Arn"] == ROOT_ARN
     assert error_of(as_user.get_caller_identity) == ("InvalidClientTokenId", 403, INVALID_TOKEN)
 

@@ -8,8 +8,9 @@ Two modes (Settings.strict_auth):
   session token and must not be past its expiration (ExpiredToken is what makes SDKs refresh,
   so apps rely on it). Any other key acts as an account's root, as the root user does on AWS:
   a key of exactly 12 digits names that account, every other key (`test`, `AKIA...`) the
-  default account 000000000000. Presigned URLs still expire (X-Amz-Expires), since apps test
-  that; header signatures are not checked for clock skew, so tests that freeze the client's
+  default account 000000000000. Presigned URLs are always verified, expiry and signature
+  (see gateway/presigned.py for the secrets of keys freehold did not issue), since a presigned
+  URL is how an anonymous holder of the link is authorized; header signatures are not checked for clock skew, so tests that freeze the client's
   clock keep working.
 * Strict: only keys the resolver knows are accepted, each request's signature and time are
   verified, and unknown keys, wrong or expired session tokens and bad signatures get the
@@ -18,7 +19,11 @@ Two modes (Settings.strict_auth):
   the resolver: the root key pair of each account that the server prints and stores in its
   data directory, or keys created through IAM/STS.
 
-Unsigned requests are anonymous in both modes; authorization decides what anonymous may do.
+Unsigned requests are anonymous. In strict mode only the operations AWS serves without
+credentials (botocore marks them `authtype: none`: STS AssumeRoleWithWebIdentity/SAML, Cognito's
+public calls) and S3 (where bucket ACLs and policies decide) take them; every other operation
+answers MissingAuthenticationToken, as AWS does. In default mode authorization decides what
+anonymous may do.
 """
 
 from __future__ import annotations
@@ -28,10 +33,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from freehold.gateway import sigv4
+from freehold.gateway import presigned, sigv4
 from freehold.gateway.context import DEFAULT_ACCOUNT, DEFAULT_REGION, Principal, SignatureInfo
+from freehold.protocol.errors import ServiceError
 from freehold.protocol.http import HttpRequest
 
 _ACCOUNT_ID = re.compile(r"\d{12}")
@@ -94,6 +100,56 @@ def _check_credential(
         raise sigv4.credential_error("expired_token", flavor, info.access_key_id)
 
 
+def _verify_with_any(
+    request: HttpRequest, info: SignatureInfo, secrets: tuple[str, ...], now: datetime, service: str
+) -> None:
+    """Verify with the first secret that matches; the last failure when none does."""
+    failure: ServiceError | None = None
+    for secret in secrets:
+        try:
+            sigv4.verify_signature(request, info, secret, now, service=service)
+            return
+        except ServiceError as error:
+            if error.code != "SignatureDoesNotMatch":
+                raise
+            failure = error
+    assert failure is not None
+    raise failure
+
+
+def authenticate_sigv2_query(
+    request: HttpRequest, query: presigned.SigV2Query, resolver: CredentialResolver | None, strict: bool,
+    now: datetime,
+) -> Principal:
+    """The principal of an S3 URL presigned with SigV2 (AWSAccessKeyId/Signature/Expires)."""
+    issued = resolver.resolve(query.access_key_id) if resolver is not None else None
+    if issued is None:
+        if strict:
+            raise sigv4.credential_error("unknown_key", "s3", query.access_key_id)
+        presigned.verify_sigv2(request, query, presigned.dev_secrets(query.access_key_id), now)
+        return Principal.root(root_account_for_key(query.access_key_id), query.access_key_id)
+    if (query.session_token or "") != (issued.session_token or ""):
+        raise sigv4.credential_error("invalid_token", "s3", query.access_key_id)
+    if issued.expiration is not None and _aware(now) >= _aware(issued.expiration):
+        raise sigv4.credential_error("expired_token", "s3", query.access_key_id)
+    presigned.verify_sigv2(request, query, (issued.secret_access_key,), now)
+    return issued.principal
+
+
+def _takes_unsigned(request: HttpRequest, service: str, operation: Any) -> bool:
+    """Whether an unsigned request may reach this operation in strict mode."""
+    if service == "s3":
+        return True
+    if operation is None:
+        from freehold.protocol.parser import parser_for
+
+        try:
+            operation = parser_for(service).operation(request)
+        except ServiceError:
+            return False
+    return operation.auth_type == "none" or "smithy.api#noAuth" in (operation.auth or ())
+
+
 def authenticate(
     request: HttpRequest,
     info: SignatureInfo | None,
@@ -103,13 +159,18 @@ def authenticate(
     now: datetime,
     *,
     on_issued: Callable[[IssuedCredential], None] | None = None,
+    operation: Any = None,
 ) -> Principal:
     """The principal of a request (as received, before routing rewrites). Raises ServiceError.
 
     `service` is the botocore name of the routed service; it picks the error codes.
     `on_issued` is told about each issued credential that authenticated a request (the
-    gateway records key use with it)."""
+    gateway records key use with it). `operation` (the botocore OperationModel, when the
+    caller knows it) tells whether an unsigned request is allowed in strict mode; without it
+    the operation is read from the request."""
     if info is None:
+        if strict and not _takes_unsigned(request, service, operation):
+            raise sigv4.missing_authentication_error(sigv4.error_flavor(request, None, service))
         return Principal.anonymous()
     flavor = sigv4.error_flavor(request, info.service, service)
     issued = resolver.resolve(info.access_key_id) if resolver is not None else None
@@ -117,13 +178,13 @@ def authenticate(
         if strict:
             raise sigv4.credential_error("unknown_key", flavor, info.access_key_id)
         if info.presigned:
-            sigv4.check_request_time(request, info, now, service=service)
+            # Presigned URLs authorize whoever holds them: always verified (gateway/presigned.py
+            # says which secrets a key freehold did not issue may have).
+            _verify_with_any(request, info, presigned.dev_secrets(info.access_key_id), now, service)
         return Principal.root(root_account_for_key(info.access_key_id), info.access_key_id)
     _check_credential(issued, info, flavor, now)
-    if strict:
+    if strict or info.presigned:
         sigv4.verify_signature(request, info, issued.secret_access_key, now, service=service)
-    elif info.presigned:
-        sigv4.check_request_time(request, info, now, service=service)
     if on_issued is not None:
         on_issued(issued)
     principal = issued.principal

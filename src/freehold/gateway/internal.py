@@ -32,6 +32,9 @@ def handle(node: Node, request: HttpRequest) -> HttpResponse:
     if name == "info" and request.method in ("GET", "HEAD"):
         return _json(200, info(node))
     if name == "reset" and request.method == "POST":
+        refusal = _reset_refusal(node, request)
+        if refusal is not None:
+            return _json(403, {"error": refusal})
         node.reset()
         return _json(200, {"reset": True})
     if name.startswith("sns/"):
@@ -45,6 +48,20 @@ def handle(node: Node, request: HttpRequest) -> HttpResponse:
     if name in ("health", "info", "reset"):
         return _json(405, {"error": f"method {request.method} not allowed on {request.path}"})
     return _json(404, {"error": f"no freehold endpoint {request.path}"})
+
+
+def _reset_refusal(node: Node, request: HttpRequest) -> str | None:
+    """Why a reset request is refused, if it is.
+
+    A browser adds `Origin` to a cross-site POST, and a plain form post needs no CORS
+    approval: without this check any web page a developer visits could wipe their node.
+    Under --strict-auth the endpoint is closed; stop the node and run
+    `freehold reset --data-dir DIR` instead."""
+    if node.settings.strict_auth:
+        return "reset over HTTP is disabled under --strict-auth; stop the node and run `freehold reset --data-dir DIR`"
+    if request.headers.get("origin") is not None:
+        return "reset is refused for requests from a browser page (they carry an Origin header)"
+    return None
 
 
 def health(node: Node) -> dict[str, Any]:

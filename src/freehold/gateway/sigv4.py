@@ -57,7 +57,7 @@ MISMATCH_MESSAGE = (
 _S3_CREDENTIAL_FORMAT = 'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
 
 Flavor = Literal["s3", "query", "json", "rest"]
-ErrorKind = Literal["mismatch", "incomplete", "unknown_key", "invalid_token", "expired_token"]
+ErrorKind = Literal["mismatch", "incomplete", "unknown_key", "invalid_token", "expired_token", "missing"]
 
 # (code, HTTP status) of each authentication failure, by protocol family. The json services
 # answer with coral's `...Exception` codes and 400; the REST-json ones (Lambda, API Gateway,
@@ -69,6 +69,7 @@ _CODES: dict[Flavor, dict[ErrorKind, tuple[str, int]]] = {
         "unknown_key": ("InvalidClientTokenId", 403),
         "invalid_token": ("InvalidClientTokenId", 403),
         "expired_token": ("ExpiredToken", 403),
+        "missing": ("MissingAuthenticationToken", 403),
     },
     "json": {
         "mismatch": ("InvalidSignatureException", 400),
@@ -76,6 +77,7 @@ _CODES: dict[Flavor, dict[ErrorKind, tuple[str, int]]] = {
         "unknown_key": ("UnrecognizedClientException", 400),
         "invalid_token": ("UnrecognizedClientException", 400),
         "expired_token": ("ExpiredTokenException", 400),
+        "missing": ("MissingAuthenticationTokenException", 400),
     },
     "rest": {
         "mismatch": ("InvalidSignatureException", 403),
@@ -83,6 +85,7 @@ _CODES: dict[Flavor, dict[ErrorKind, tuple[str, int]]] = {
         "unknown_key": ("UnrecognizedClientException", 403),
         "invalid_token": ("UnrecognizedClientException", 403),
         "expired_token": ("ExpiredTokenException", 403),
+        "missing": ("MissingAuthenticationTokenException", 403),
     },
     "s3": {
         "mismatch": ("SignatureDoesNotMatch", 403),
@@ -90,6 +93,8 @@ _CODES: dict[Flavor, dict[ErrorKind, tuple[str, int]]] = {
         "unknown_key": ("InvalidAccessKeyId", 403),
         "invalid_token": ("InvalidToken", 400),
         "expired_token": ("ExpiredToken", 400),
+        # S3 has no such error: an unsigned request is anonymous and bucket ACLs/policies decide.
+        "missing": ("AccessDenied", 403),
     },
 }
 
@@ -141,6 +146,13 @@ def credential_error(
     if flavor == "s3" and kind == "unknown_key":
         return auth_error(kind, flavor, message, AWSAccessKeyId=access_key_id)
     return auth_error(kind, flavor, message)
+
+
+def missing_authentication_error(flavor: Flavor) -> ServiceError:
+    """An unsigned request to an operation that needs credentials (AWS's common error
+    MissingAuthenticationToken; coral's MissingAuthenticationTokenException for json services)."""
+    message = "Missing Authentication Token" if flavor == "rest" else "Request is missing Authentication Token"
+    return auth_error("missing", flavor, message)
 
 
 def _s3_query_error(message: str) -> ServiceError:

@@ -13,6 +13,8 @@ if they had come as headers. Chunk signatures are the authenticator's business, 
 
 from __future__ import annotations
 
+import re
+
 from freehold.protocol.errors import ServiceError
 from freehold.protocol.http import HttpRequest
 
@@ -21,6 +23,11 @@ def is_aws_chunked(request: HttpRequest) -> bool:
     encoding = (request.headers.get("content-encoding") or "").lower()
     sha = (request.headers.get("x-amz-content-sha256") or "").upper()
     return "aws-chunked" in encoding or sha.startswith("STREAMING-")
+
+
+# A chunk size is plain hex digits. int(text, 16) alone would also take "-4", "+4", "0x4"
+# and "4_0"; a negative size moves the read position backwards and loops for ever.
+_CHUNK_SIZE = re.compile(rb"[0-9a-fA-F]{1,16}")
 
 
 def _incomplete() -> ServiceError:
@@ -36,10 +43,9 @@ def decode_aws_chunked(body: bytes) -> tuple[bytes, list[tuple[str, str]]]:
         if end < 0:
             raise _incomplete()
         size_text = body[offset:end].split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise ServiceError("InvalidChunkSizeError", "Invalid chunk size in aws-chunked body", 400) from None
+        if not _CHUNK_SIZE.fullmatch(size_text):
+            raise ServiceError("InvalidChunkSizeError", "Invalid chunk size in aws-chunked body", 400)
+        size = int(size_text, 16)
         offset = end + 2
         if size == 0:
             break

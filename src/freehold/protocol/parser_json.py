@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+import weakref
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from botocore.model import OperationModel, Shape, StructureShape
@@ -67,22 +70,44 @@ class TreeReader:
         return result
 
     def read(self, shape: Shape, value: Any, path: str = "") -> Any:
-        method = getattr(self, f"_read_{shape.type_name}", None)
+        method = self._readers.get(shape.type_name)
         if method is None:
             raise self.mismatch(value, shape.type_name, path)
         return method(shape, value, path)
 
+    @cached_property
+    def _readers(self) -> dict[str, Any]:
+        """type name -> bound _read_<type> method (one dict lookup per value read)."""
+        found = {}
+        for name in dir(self):
+            if name.startswith("_read_"):
+                found[name[len("_read_"):]] = getattr(self, name)
+        return found
+
     def read_members(self, shape: StructureShape, value: dict[str, Any], path: str, names: Any = None) -> dict[str, Any]:
+        table = _member_table(shape)
+        prefix = f"{path}." if path else ""
+        if names is None and len(value) < len(table.ordered):
+            # Few keys of many members (an AttributeValue has one of ten): walk the keys,
+            # keep the model's order (validation messages list failures in that order).
+            found = []
+            for key, item in value.items():
+                entry = table.by_wire.get(key)
+                if entry is not None and item is not None:
+                    found.append((entry, item))
+            if len(found) > 1:
+                found.sort(key=lambda pair: pair[0][0])
+            read = self.read
+            return {entry[1]: read(entry[2], item, prefix + entry[3]) for entry, item in found}
         result: dict[str, Any] = {}
-        for name, member in shape.members.items():
+        for _, name, member, camel, key in table.ordered:
             if names is not None and name not in names:
                 continue
-            key = member.serialization.get("name", name)
             item = value.get(key)
             if item is None:
                 # JSON null means "not set" to every AWS JSON service.
                 continue
-            result[name] = self.read(member, item, _join(path, name))
+            result[name] = self.read(member, item, prefix + camel)
         return result
 
     def _read_structure(self, shape: Shape, value: Any, path: str) -> Any:
@@ -169,8 +194,39 @@ class TreeReader:
         return stamp
 
 
-def _join(path: str, name: str) -> str:
-    return f"{path}.{lower_camel(name)}" if path else lower_camel(name)
+@dataclass(frozen=True)
+class _MemberTable:
+    # (position, member name, member shape, lowerCamel name for paths, wire key)
+    ordered: tuple[tuple[int, str, Shape, str, str], ...]
+    by_wire: dict[str, tuple[int, str, Shape, str, str]]
+
+
+_TABLES: weakref.WeakKeyDictionary[Any, dict[str, _MemberTable]] = weakref.WeakKeyDictionary()
+
+
+def _member_table(shape: StructureShape) -> _MemberTable:
+    """A structure's members, as the reader walks them; built once per service and shape,
+    and kept on the shape object too (botocore caches member shapes)."""
+    cached: _MemberTable | None = shape.__dict__.get("_freehold_member_table")
+    if cached is None:
+        cached = _shared_member_table(shape)
+        shape.__dict__["_freehold_member_table"] = cached
+    return cached
+
+
+def _shared_member_table(shape: StructureShape) -> _MemberTable:
+    tables = _TABLES.get(shape._shape_resolver)
+    if tables is None:
+        tables = _TABLES.setdefault(shape._shape_resolver, {})
+    table = tables.get(shape.name)
+    if table is None:
+        ordered = tuple(
+            (position, name, member, lower_camel(name), member.serialization.get("name", name))
+            for position, (name, member) in enumerate(shape.members.items())
+        )
+        table = _MemberTable(ordered, {entry[4]: entry for entry in ordered})
+        tables[shape.name] = table  # whole or absent: safe to read from other threads
+    return table
 
 
 def load_json_object(body: bytes, error: Any = serialization_error) -> dict[str, Any]:
@@ -213,5 +269,10 @@ class JsonParser(RequestParser):
         document = load_json_object(request.body)
         if shape is None:
             return {}
-        params: dict[str, Any] = self.reader.read_members(shape, document, "")
+        try:
+            params: dict[str, Any] = self.reader.read_members(shape, document, "")
+        except RecursionError:
+            # A recursive shape (DynamoDB's AttributeValue) nested a few hundred times: bad
+            # input, not a crash. json.loads itself stops at Python's recursion limit.
+            raise serialization_error("Could not parse request body: it is nested too deeply") from None
         return params

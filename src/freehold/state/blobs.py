@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from freehold.state.group_commit import fsync_directory
+
 READ_CHUNK_SIZE = 256 * 1024
 # write_async hands the disk this much at a time (one thread hop per batch, not per chunk).
 ASYNC_BATCH_SIZE = 1024 * 1024
@@ -55,15 +57,31 @@ class BlobInfo:
     sha256: str
 
 
+def _make_dirs(folder: Path, root: Path, fsync: bool) -> None:
+    """mkdir -p; in fsync mode each new directory's entry is made durable in its parent, so a
+    blob acknowledged in a new shard survives power loss."""
+    if folder.is_dir():
+        return
+    missing = []
+    current = folder
+    while not current.is_dir() and current != root.parent:
+        missing.append(current)
+        current = current.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    if fsync:
+        for made in reversed(missing):
+            fsync_directory(made.parent)
+
+
 class _BlobWriter:
     """One blob being written: a temp file beside its final path, hashed as it grows."""
 
     def __init__(self, store: BlobStore) -> None:
         self.key = uuid.uuid4().hex
         self.final = store.path(self.key)
-        self.final.parent.mkdir(parents=True, exist_ok=True)
-        self.temp = self.final.parent / f"{TEMP_PREFIX}{self.key}-{os.getpid()}"
         self._fsync = store.fsync
+        _make_dirs(self.final.parent, store.root, self._fsync)
+        self.temp = self.final.parent / f"{TEMP_PREFIX}{self.key}-{os.getpid()}"
         self._fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._sha256 = hashlib.sha256()
@@ -96,7 +114,7 @@ class _BlobWriter:
                 self._fd = -1
         os.replace(self.temp, self.final)
         if self._fsync:
-            _fsync_directory(self.final.parent)
+            fsync_directory(self.final.parent)
         return BlobInfo(self.key, self._size, self._md5.hexdigest(), self._sha256.hexdigest())
 
     def abort(self) -> None:
@@ -105,14 +123,6 @@ class _BlobWriter:
                 os.close(self._fd)
                 self._fd = -1
         self.temp.unlink(missing_ok=True)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class BlobStore:

@@ -126,6 +126,47 @@ def test_unsigned_requests_are_anonymous(strict: bool) -> None:
     assert principal.kind == "anonymous"
     assert principal.access_key_id == ""
 
+def unsigned(service: str, operation: str) -> HttpRequest:
+    from botocore import UNSIGNED
+
+    client = boto3.client(
+        service, endpoint_url=ENDPOINT, region_name="us-east-1",
+        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 0}, parameter_validation=False),
+    )
+    client.meta.events.register_first("before-send", _raise)
+    return capture(client, operation, service)
+
+
+@pytest.mark.parametrize(
+    "service, operation, code, status",
+    [
+        ("iam", "CreateUser", "MissingAuthenticationToken", 403),
+        ("sts", "AssumeRole", "MissingAuthenticationToken", 403),
+        ("dynamodb", "ListTables", "MissingAuthenticationTokenException", 400),
+        ("lambda", "ListFunctions", "MissingAuthenticationTokenException", 403),
+    ],
+)
+def test_strict_mode_refuses_unsigned_requests_to_operations_that_need_credentials(
+    service: str, operation: str, code: str, status: int
+) -> None:
+    # Before, an unsigned IAM CreateUser/CreateAccessKey went through a --strict-auth node.
+    request = unsigned(service, operation)
+    with pytest.raises(ServiceError) as raised:
+        identity.authenticate(request, None, resolver(), True, service, datetime.now(UTC))
+    assert (raised.value.code, raised.value.status) == (code, status)
+    # The pipeline may pass the operation it already identified.
+    with pytest.raises(ServiceError):
+        identity.authenticate(request, None, resolver(), True, service, datetime.now(UTC),
+                              operation=service_model(service).operation_model(operation))
+    # Default mode keeps them anonymous (authorization decides).
+    assert identity.authenticate(request, None, resolver(), False, service, datetime.now(UTC)).kind == "anonymous"
+
+
+def test_strict_mode_lets_unsigned_requests_reach_the_operations_aws_serves_without_credentials() -> None:
+    request = unsigned("sts", "AssumeRoleWithWebIdentity")
+    assert identity.authenticate(request, None, resolver(), True, "sts", datetime.now(UTC)).kind == "anonymous"
+
+
 
 @pytest.mark.parametrize("strict", [False, True])
 def test_issued_keys_act_as_their_principal(strict: bool) -> None:

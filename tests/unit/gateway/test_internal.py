@@ -59,9 +59,9 @@ def test_unimplemented_operation_answers_501_naming_it(freehold_sqlite: Freehold
 
 
 def test_unimplemented_query_operation_answers_501(freehold_sqlite: FreeholdServer) -> None:
-    sns = freehold_sqlite.client("sns")
+    cloudformation = freehold_sqlite.client("cloudformation")  # a query-protocol service without a provider
     with pytest.raises(ClientError) as caught:
-        sns.list_topics()
+        cloudformation.list_stacks()
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
     assert caught.value.response["Error"]["Code"] == "NotImplemented"
 
@@ -87,18 +87,24 @@ def test_cli_status_when_nothing_runs() -> None:
     assert "not running" in status.stderr
 
 
-def test_cli_reset_of_stopped_node_deletes_state(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from support.server import free_port
-
-    (tmp_path / "state.db").write_bytes(b"x")
-    (tmp_path / "blobs").mkdir()
-    reset = _cli("reset", "--endpoint", f"http://127.0.0.1:{free_port()}", "--data-dir", str(tmp_path))
-    assert reset.returncode == 0, reset.stderr
-    assert not (tmp_path / "state.db").exists()
-    assert not (tmp_path / "blobs").exists()
-
-
 def test_cli_version() -> None:
     result = _cli("--version")
     assert result.returncode == 0
     assert result.stdout.startswith("freehold ")
+
+
+def test_reset_from_a_browser_page_is_refused(freehold_sqlite: FreeholdServer) -> None:
+    request = urllib.request.Request(freehold_sqlite.endpoint_url + "/_freehold/reset", method="POST",
+                                     headers={"Origin": "https://evil.example"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 403
+
+
+def test_bad_settings_are_refused_by_name() -> None:
+    for variable, value in (("FREEHOLD_DURABILITY", "fsnyc"), ("FREEHOLD_PORT", "http")):
+        result = subprocess.run([sys.executable, "-m", "freehold", "status"], capture_output=True, text=True,
+                                timeout=60, env={**os.environ, variable: value})
+        assert result.returncode == 2
+        assert variable in result.stderr
+        assert "Traceback" not in result.stderr

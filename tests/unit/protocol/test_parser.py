@@ -561,3 +561,15 @@ def test_traits_no_served_service_uses_yet() -> None:
     }
     with pytest.raises(ServiceError):
         parser.parse(rest("POST", "/things/abc", "", [("x-doc", "not-json")]), operation)
+
+
+@pytest.mark.parametrize("depth", [300, 5000])
+def test_json_bodies_nested_too_deeply_are_malformed_not_a_crash(depth: int) -> None:
+    # AttributeValue is recursive: a few hundred levels once escaped as RecursionError (a 500).
+    value = '{"S": "x"}'
+    for _ in range(depth):
+        value = '{"M": {"a": ' + value + "}}"
+    body = '{"TableName": "t", "Item": {"k": ' + value + "}}"
+    error = error_of("dynamodb", json_request("DynamoDB_20120810.PutItem", body))
+    assert (error.code, error.status) == ("SerializationException", 400)
+

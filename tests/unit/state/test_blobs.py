@@ -151,10 +151,16 @@ def test_fsync_mode_flushes_file_and_directory(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(os, "fsync", recording_fsync)
     info = BlobStore(tmp_path / "durable", fsync=True).write([b"data"])
     final = BlobStore(tmp_path / "durable").path(info.key)
-    # The temp file before the rename, then the directory holding the renamed blob.
-    assert len(synced) == 2
-    assert Path(synced[0]).parent == final.parent and Path(synced[0]).name.startswith(".tmp-")
-    assert synced[1] == str(final.parent)
+    # New shard directories are made durable in their parents first; then the temp file
+    # before the rename, then the directory holding the renamed blob.
+    temp_index = next(i for i, p in enumerate(synced) if Path(p).name.startswith(".tmp-"))
+    assert Path(synced[temp_index]).parent == final.parent
+    assert synced[temp_index + 1:] == [str(final.parent)]
+    assert set(synced[:temp_index]) <= {str(p) for p in (tmp_path, tmp_path / "durable", *final.parents)}
+    assert str(final.parent.parent) in synced[:temp_index]  # the new shard's entry
+    synced.clear()
+    BlobStore(tmp_path / "durable", fsync=True).write([b"more"])  # existing shards: file + dir only
+    assert len(synced) in (2, 4)
     synced.clear()
     BlobStore(tmp_path / "fast", fsync=False).write([b"data"])
     assert synced == []

@@ -47,7 +47,8 @@ class StsProvider(Provider):
                       "MFA (SerialNumber/TokenCode) and ProvidedContexts are accepted but not checked; "
                       "PackedPolicySize is approximated from the plain size of policy and tags",
         "AssumeRoleWithWebIdentity": "token signatures are verified only for issuers whose keys freehold "
-                                     "knows (its own, or registered); keys are never fetched from the network",
+                                     "knows (its own, or registered); keys are never fetched from the network, "
+                                     "so with --strict-auth other issuers' tokens are refused",
     }
 
     def __init__(self, runtime: ServiceRuntime) -> None:
@@ -191,7 +192,11 @@ class StsProvider(Provider):
                 ) from None
             audience = web_identity.check_audience(token, list(provider.get("ClientIDList", [])))
         web_identity.check_times(token, time.time())
-        web_identity.check_signature(token)
+        if not web_identity.check_signature(token) and self.settings.strict_auth:
+            # Unsigned callers reach this operation, so in strict mode a token whose issuer's
+            # keys freehold does not know (it never fetches them) proves nothing: refuse it,
+            # as AWS does when it cannot retrieve the provider's keys.
+            raise web_identity.invalid(web_identity.NO_KEY)
         duration = role_session_duration(
             params.get("DurationSeconds"), int(role.get("MaxSessionDuration", 3600)), chained=False
         )

@@ -13,7 +13,8 @@ What is verified only when freehold knows the issuer's keys: the signature. Keys
 when registered with `register_issuer_keys(issuer, jwks)` - freehold's own issuers (its
 Cognito user pools and identity pools) register theirs, and tests can register a test
 issuer's. freehold never fetches keys from the network (it runs offline); a token from an
-issuer whose keys it does not know is accepted on its claims alone. A token whose issuer's
+issuer whose keys it does not know is accepted on its claims alone in default mode, and
+refused (InvalidIdentityToken) with --strict-auth. A token whose issuer's
 keys are known must be signed by one of them, with an asymmetric algorithm; `alg: none` is
 then rejected.
 """
