@@ -9,12 +9,14 @@ Services without a provider still parse and validate requests; every operation a
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import inspect
 import keyword
 import logging
 import threading
 from dataclasses import replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from freehold.protocol.errors import ServiceError, not_implemented
 from freehold.protocol.specs import SERVICES, service_model
@@ -55,6 +57,22 @@ def provider_class(service: str) -> type[Provider] | None:
         if isinstance(value, type) and issubclass(value, Provider) and value.service == service:
             return value
     raise LookupError(f"{provider_module(service)} declares no Provider with service = {service!r}")
+
+
+def _complete(awaitable: Any, service: str, operation: str) -> Any:
+    """The result of an `async def` provider method called in process from a plain thread (a
+    background worker): it runs to completion on a loop of its own. On an event loop's thread
+    it cannot be waited for without blocking that loop, so it is refused."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        async def run() -> Any:
+            return await awaitable
+
+        return asyncio.run(run())
+    if inspect.iscoroutine(awaitable):
+        awaitable.close()
+    raise ServiceError("InternalFailure", f"{service}.{operation} cannot be called in process from an event loop", 500)
 
 
 ServiceState = Literal["running", "available", "not implemented"]
@@ -110,6 +128,8 @@ class Services:
         validate(service, operation_model, params)
         inner = replace(ctx, service=service, operation=operation_model, params=params)
         result = method(inner, params)
+        if inspect.isawaitable(result):
+            result = _complete(result, service, operation)
         if not isinstance(result, dict):
             raise ServiceError("InternalFailure", f"{service}.{operation} cannot be called in process", 500)
         return result
