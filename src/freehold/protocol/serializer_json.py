@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from freehold.protocol.errors import ServiceError
@@ -41,33 +44,133 @@ def _json_number(value: Any) -> Any:
     return number
 
 
-def to_json(shape: Any, value: Any) -> Any:
-    """The JSON-ready value of a model-shaped value."""
+Converter = Callable[[Any], Any]
+_SKIPPED_LOCATIONS = ("header", "headers", "statusCode")
+# Converters of structures, lists and maps, per service model and shape name: a named
+# aggregate converts the same way wherever it is referenced (only scalars carry per-member
+# traits such as timestampFormat). Built once, so a 100-item Query answer costs one dict
+# lookup per attribute instead of a walk over every member of every AttributeValue.
+# Plans are published only once complete (built under a lock, visible to other threads after).
+_PLANS: weakref.WeakKeyDictionary[Any, dict[str, Converter | None]] = weakref.WeakKeyDictionary()
+_BUILDING: dict[str, Converter | None] = {}
+_BUILD_LOCK = threading.RLock()
+
+
+def _identity_list(value: Any) -> Any:
+    return list(value)
+
+
+def _identity_map(value: Any) -> Any:
+    return {str(key): item for key, item in value.items()}
+
+
+def _int(value: Any) -> Any:
+    return int(value)
+
+
+def _bool(value: Any) -> Any:
+    return bool(value)
+
+
+_UNSET = object()
+
+
+def _converter(shape: Any) -> Converter | None:
+    """The function turning a model-shaped value into its JSON-ready value; None for identity.
+    Kept on the shape object too (botocore caches member shapes): mostly one attribute read."""
+    cached = shape.__dict__.get("_freehold_json_converter", _UNSET)
+    if cached is _UNSET:
+        cached = _build_converter(shape)
+        shape.__dict__["_freehold_json_converter"] = cached
+    return cached
+
+
+def _build_converter(shape: Any) -> Converter | None:
+    kind = shape.type_name
+    if kind in ("structure", "list", "map"):
+        published = _PLANS.get(shape._shape_resolver)
+        if published is not None and shape.name in published:
+            return published[shape.name]
+        with _BUILD_LOCK:
+            if shape.name in _BUILDING:  # a recursive reference, while its plan is built
+                return _BUILDING[shape.name]
+            outermost = not _BUILDING
+            try:
+                convert = _aggregate(shape, _BUILDING)
+                if outermost:
+                    _PLANS.setdefault(shape._shape_resolver, {}).update(_BUILDING)
+            finally:
+                if outermost:
+                    _BUILDING.clear()
+            return convert
+    if kind == "timestamp":
+        fmt = timestamp_format(shape, EPOCH)
+        return lambda value: format_timestamp(value, fmt)
+    if kind == "blob":
+        return b64
+    if kind == "boolean":
+        return _bool
+    if kind in ("integer", "long", "short", "byte"):
+        return _int
+    if kind in ("float", "double"):
+        return _json_number
+    return None
+
+
+def _aggregate(shape: Any, plans: dict[str, Converter | None]) -> Converter | None:
     kind = shape.type_name
     if kind == "structure":
         if shape.metadata.get("document"):
-            return value
-        return {
-            member.serialization.get("name", name): to_json(member, value[name])
-            for name, member in shape.members.items()
-            if value.get(name) is not None
-            and member.serialization.get("location") not in ("header", "headers", "statusCode")
-        }
+            plans[shape.name] = None
+            return None
+        members: dict[str, tuple[str, Converter | None]] = {}
+
+        def structure(value: Any) -> Any:
+            result = {}
+            for name, item in value.items():
+                entry = members.get(name)
+                if entry is not None and item is not None:
+                    convert = entry[1]
+                    result[entry[0]] = item if convert is None else convert(item)
+            return result
+
+        # Registered before its members are planned: recursive shapes (AttributeValue) find it.
+        plans[shape.name] = structure
+        for name, member in shape.members.items():
+            if member.serialization.get("location") not in _SKIPPED_LOCATIONS:
+                members[name] = (member.serialization.get("name", name), _converter(member))
+        return structure
     if kind == "list":
-        return [None if item is None else to_json(shape.member, item) for item in value]
-    if kind == "map":
-        return {str(key): None if item is None else to_json(shape.value, item) for key, item in value.items()}
-    if kind == "timestamp":
-        return format_timestamp(value, timestamp_format(shape, EPOCH))
-    if kind == "blob":
-        return b64(value)
-    if kind == "boolean":
-        return bool(value)
-    if kind in ("integer", "long", "short", "byte"):
-        return int(value)
-    if kind in ("float", "double"):
-        return _json_number(value)
-    return value
+        holder: list[Converter | None] = [None]
+
+        def list_(value: Any) -> Any:
+            convert = holder[0]
+            return [None if item is None else convert(item) for item in value]  # type: ignore[misc]
+
+        plans[shape.name] = list_
+        holder[0] = _converter(shape.member)
+        if holder[0] is None:
+            plans[shape.name] = _identity_list
+            return _identity_list
+        return list_
+    mapped: list[Converter | None] = [None]
+
+    def map_(value: Any) -> Any:
+        convert = mapped[0]
+        return {str(key): None if item is None else convert(item) for key, item in value.items()}  # type: ignore[misc]
+
+    plans[shape.name] = map_
+    mapped[0] = _converter(shape.value)
+    if mapped[0] is None:
+        plans[shape.name] = _identity_map
+        return _identity_map
+    return map_
+
+
+def to_json(shape: Any, value: Any) -> Any:
+    """The JSON-ready value of a model-shaped value."""
+    convert = _converter(shape)
+    return value if convert is None else convert(value)
 
 
 def dumps(document: Any) -> bytes:

@@ -19,6 +19,7 @@ syntax, or looser than the service), but `validate(..., patterns=True)` turns th
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -99,6 +100,77 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{_camel(name)}" if path else _camel(name)
 
 
+# Which shapes have anything to check, per service model and shape name. Most of a data
+# plane request (DynamoDB's AttributeValues, strings without limits) has nothing, and is
+# skipped whole instead of walked node by node.
+_NEEDS: weakref.WeakKeyDictionary[Any, dict[str, bool]] = weakref.WeakKeyDictionary()
+_LIMITED = ("string", "blob", "list", "map", "integer", "long", "float", "double")
+
+
+def _local_constraints(shape: Shape) -> bool:
+    metadata = shape.metadata
+    if shape.type_name in _LIMITED and ("min" in metadata or "max" in metadata):
+        return True
+    if shape.type_name == "string" and (shape.enum or metadata.get("pattern")):
+        return True
+    return shape.type_name == "structure" and bool(shape.required_members)
+
+
+def _children(shape: Shape) -> list[Shape]:
+    kind = shape.type_name
+    if kind == "structure":
+        if shape.is_document_type:
+            return []
+        return list(shape.members.values())
+    if kind == "list":
+        return [shape.member]
+    if kind == "map":
+        return [shape.key, shape.value]
+    return []
+
+
+def _needs_check(shape: Shape) -> bool:
+    """Whether a value of this shape can fail any check: a constraint on it or on any shape
+    reachable from it (a graph walk, since shapes can be recursive). Cached on the shape
+    object too (botocore caches member shapes), so the common case is one attribute read."""
+    cached: bool | None = shape.__dict__.get("_freehold_needs_check")
+    if cached is None:
+        cached = _compute_needs(shape)
+        shape.__dict__["_freehold_needs_check"] = cached
+    return cached
+
+
+def _checked_members(shape: StructureShape) -> dict[str, Shape]:
+    """A structure's members whose values need checking."""
+    cached: dict[str, Shape] | None = shape.__dict__.get("_freehold_checked_members")
+    if cached is None:
+        cached = {name: member for name, member in shape.members.items() if _needs_check(member)}
+        shape.__dict__["_freehold_checked_members"] = cached
+    return cached
+
+
+def _compute_needs(shape: Shape) -> bool:
+    known = _NEEDS.get(shape._shape_resolver)
+    if known is None:
+        known = _NEEDS.setdefault(shape._shape_resolver, {})
+    answer = known.get(shape.name)
+    if answer is None:
+        answer = False
+        seen = {shape.name}
+        pending = [shape]
+        while pending:
+            current = pending.pop()
+            if known.get(current.name) is True or _local_constraints(current):
+                answer = True
+                break
+            for child in _children(current):
+                if child.name not in seen and known.get(child.name) is not False:
+                    seen.add(child.name)
+                    pending.append(child)
+        known[shape.name] = answer
+    return answer
+
+
 class _Checker:
     def __init__(self, rule: Rule, patterns: bool) -> None:
         self.rule = rule
@@ -118,12 +190,15 @@ class _Checker:
                 self.failures.append(
                     f"Value null at '{_join(path, name)}' failed to satisfy constraint: Member must not be null"
                 )
+        members = _checked_members(shape)
         for name, item in value.items():
-            member = shape.members.get(name)
+            member = members.get(name)
             if member is not None and item is not None:
                 self.check(member, item, _join(path, name))
 
     def check(self, shape: Shape, value: Any, path: str) -> None:
+        if not _needs_check(shape):
+            return
         kind = shape.type_name
         if kind == "structure":
             assert isinstance(shape, StructureShape)

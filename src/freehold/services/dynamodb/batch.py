@@ -16,7 +16,7 @@ from freehold.services.dynamodb.capacity import Capacity, read_units
 from freehold.services.dynamodb.errors import validation
 from freehold.services.dynamodb.expressions.projection import project
 from freehold.services.dynamodb.expressions.request import compile_expressions
-from freehold.services.dynamodb.items import ItemEngine, check_index_keys
+from freehold.services.dynamodb.items import EncodedKey, ItemEngine, check_index_keys
 from freehold.services.dynamodb.tables import Table
 from freehold.services.dynamodb.types import Item, check_item, item_size
 
@@ -77,7 +77,7 @@ def batch_write(
             "constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]"
         )
     capacity = Capacity(params.get("ReturnConsumedCapacity"))
-    prepared: list[tuple[Table, Item, Item | None]] = []
+    prepared: list[tuple[Table, Item, Item | None, EncodedKey]] = []
     item: Item | None
     for name, writes in requests.items():
         table = lookup(name)
@@ -94,17 +94,23 @@ def batch_write(
                 table.schema.check_item_keys(item)
                 check_index_keys(table, item)
                 key = table.schema.key_of(item)
-                prepared.append((table, key, item))
             else:
                 key = check_item(table.schema.check_key(delete["Key"]))
-                prepared.append((table, key, None))
+                item = None
             encoded = table.schema.encode(key)
             if encoded in seen:
                 raise validation("Provided list of item keys contains duplicates")
             seen.add(encoded)
+            prepared.append((table, key, item, encoded))
     with transaction():
-        for table, key, item in prepared:
-            engine.write(table, key, (lambda new: lambda old: new)(item), now, capacity)
+        blind: dict[str, tuple[Table, list[tuple[EncodedKey, Item]]]] = {}
+        for table, key, item, encoded in prepared:
+            if item is not None and engine.blind_puts(table, capacity):
+                blind.setdefault(table.table_id, (table, []))[1].append((encoded, item))
+            else:
+                engine.write(table, key, (lambda new: lambda old: new)(item), now, capacity, tkey=encoded)
+        for table, puts in blind.values():
+            engine.put_blind(table, puts)
     output: dict[str, Any] = {"UnprocessedItems": {}}
     consumed_all = capacity.describe_all()
     if consumed_all is not None:

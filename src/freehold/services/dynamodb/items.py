@@ -79,6 +79,17 @@ def ttl_expiry(table: Table, item: Item | None) -> int | None:
         return None
 
 
+def checked_size(item: Item, update: bool) -> int:
+    """An item's size, which may not exceed 400 KB."""
+    size = item_size(item)
+    if size > MAX_ITEM_SIZE:
+        raise validation(
+            "Item size to update has exceeded the maximum allowed size" if update
+            else "Item size has exceeded the maximum allowed size"
+        )
+    return size
+
+
 class ItemEngine:
     """Reads and writes items of one table, in the current transaction."""
 
@@ -90,22 +101,32 @@ class ItemEngine:
         found: Item | None = self.store.item(table.table_id, table.schema.encode(key), lock=lock)
         return found
 
+    @staticmethod
+    def blind_puts(table: Table, capacity: Capacity | None) -> bool:
+        """Whether unconditional puts to this table need nothing of the items they replace:
+        no index entries to move, no stream record to write, no capacity to report (which
+        counts the larger of the old and new item). Such puts are one upsert each."""
+        return not table.indexes and table.stream_view_type is None and (capacity is None or capacity.mode is None)
+
+    def put_blind(self, table: Table, puts: list[tuple[EncodedKey, Item]]) -> None:
+        """Store items whatever was there before (only when `blind_puts(table, ...)`)."""
+        rows = []
+        for tkey, item in puts:
+            rows.append((tkey, encode_item(item), checked_size(item, False), ttl_expiry(table, item)))
+        self.store.upsert_items(table.table_id, rows)
+
     def write(
         self, table: Table, key: Item, change: Callable[[Item | None], Item | None], now: float,
         capacity: Capacity | None = None, service_delete: bool = False, update: bool = False,
+        tkey: EncodedKey | None = None,
     ) -> WriteResult:
-        """Apply `change` (old item -> new item, or None to delete) to the item under `key`."""
-        tkey = table.schema.encode(key)
+        """Apply `change` (old item -> new item, or None to delete) to the item under `key`
+        (`tkey`: its encoding, when the caller has it already)."""
+        if tkey is None:
+            tkey = table.schema.encode(key)
         old = self.store.item(table.table_id, tkey, lock=True)
         new = change(old)
-        size = 0
-        if new is not None:
-            size = item_size(new)
-            if size > MAX_ITEM_SIZE:
-                raise validation(
-                    "Item size to update has exceeded the maximum allowed size" if update
-                    else "Item size has exceeded the maximum allowed size"
-                )
+        size = checked_size(new, update) if new is not None else 0
         old_size = item_size(old) if old is not None else 0
         units = write_units(max(size, old_size))
         if capacity is not None:

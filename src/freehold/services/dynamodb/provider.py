@@ -17,6 +17,7 @@ from freehold.services.dynamodb import batch, errors, items, transactions
 from freehold.services.dynamodb.admin import TableAdmin
 from freehold.services.dynamodb.capacity import Capacity
 from freehold.services.dynamodb.expressions.request import compile_expressions
+from freehold.services.dynamodb.partiql.execute import PartiqlRunner
 from freehold.services.dynamodb.queries import Reader
 from freehold.services.dynamodb.store import DynamoStore
 from freehold.services.dynamodb.streams import StreamStore
@@ -37,6 +38,10 @@ class DynamoDbProvider(Provider):
         "UpdateContinuousBackups": "point-in-time recovery is reported but no restore exists",
         "BatchWriteItem": "writes of one batch are committed together; UnprocessedItems is always empty",
         "TransactWriteItems": "consumed capacity counts each write once (AWS counts transactional writes twice)",
+        "ExecuteStatement": "PartiQL's DynamoDB subset (SELECT/INSERT/UPDATE/DELETE, functions, RETURNING); "
+                            "a WHERE with IN on the partition key scans instead of querying each key; the details "
+                            "of syntax error messages are freehold's",
+        "ExecuteTransaction": "consumed capacity counts each write once (AWS counts transactional writes twice)",
     }
 
     def __init__(self, runtime: ServiceRuntime) -> None:
@@ -46,6 +51,7 @@ class DynamoDbProvider(Provider):
         self.engine = items.ItemEngine(self.store, self.streams)
         self.admin = TableAdmin(self.store, self.streams, self.engine)
         self.ttl = TtlWorker(self.store, self.streams, self.engine)
+        self.partiql = PartiqlRunner(self.engine, self.store)
 
     def start(self) -> None:
         self.store.migrate()
@@ -143,8 +149,13 @@ class DynamoDbProvider(Provider):
             with self.db.transaction():
                 table = self._table(ctx, params["TableName"])
                 item, compiled = items.prepare_put(table, params)
+                tkey = table.schema.encode(item)
+                if compiled.condition is None and mode == "NONE" and self.engine.blind_puts(table, capacity):
+                    self.engine.put_blind(table, [(tkey, item)])
+                    return items.WriteResult(None, item, 0.0)
                 return self.engine.write(
-                    table, table.schema.key_of(item), items.put_change(item, compiled, params), time.time(), capacity
+                    table, table.schema.key_of(item), items.put_change(item, compiled, params), time.time(), capacity,
+                    tkey=tkey,
                 )
 
         result = self._retrying(run)
@@ -230,3 +241,36 @@ class DynamoDbProvider(Provider):
 
     def transact_get_items(self, ctx: RequestContext, params: Params) -> Params:
         return transactions.transact_get(self.engine, self._lookup(ctx), params)
+
+    # -- PartiQL ------------------------------------------------------------------------------
+    def execute_statement(self, ctx: RequestContext, params: Params) -> Params:
+        return self._retrying(lambda: self.partiql.execute_statement(self._lookup(ctx), params, time.time))
+
+    def batch_execute_statement(self, ctx: RequestContext, params: Params) -> Params:
+        return self.partiql.batch(self._lookup(ctx), params, time.time)
+
+    def execute_transaction(self, ctx: RequestContext, params: Params) -> Params:
+        token = params.get("ClientRequestToken")
+        digest = transactions.request_digest(params) if token else ""
+        moment = time.time()
+
+        def already_ran() -> bool:
+            if not token:
+                return False
+            previous = self.store.transaction_token(
+                ctx.account_id, ctx.region, token, moment - transactions.TOKEN_SECONDS
+            )
+            if previous is not None and previous != digest:
+                raise ServiceError(
+                    "IdempotentParameterMismatchException",
+                    "Request with same ClientRequestToken but different parameters was received", 400,
+                )
+            return previous is not None
+
+        def remember() -> None:
+            if token:
+                self.store.save_transaction_token(ctx.account_id, ctx.region, token, digest, moment)
+
+        return self._retrying(
+            lambda: self.partiql.transaction(self._lookup(ctx), params, time.time, already_ran, remember)
+        )

@@ -105,9 +105,12 @@ def _description(text: str) -> Any:
     return json.loads(text)
 
 
+@lru_cache(maxsize=1024)
 def _table(row: tuple[Any, ...]) -> Table:
-    # Descriptions are shared through the cache: whoever changes a table copies it first
-    # (Table.editable()).
+    # Tables are shared through the cache, keyed by their whole stored row (so any change
+    # made by any node is seen at the next read, with no invalidation): whoever changes a
+    # table copies it first (Table.editable()). Sharing keeps the parsed key schema and
+    # indexes (Table's cached properties) from one request to the next.
     return Table(
         account_id=row[0], region=row[1], table_id=row[2], description=_description(row[3]),
         tags=json.loads(row[4]), ttl=json.loads(row[5]), pitr=bool(row[6]),
@@ -127,7 +130,7 @@ class DynamoStore:
         if lock:
             sql += " FOR UPDATE"
         row = self.db.query_one(sql, (account_id, region, name))
-        return _table(row) if row else None
+        return _table(tuple(row)) if row else None
 
     def tables(self, account_id: str, region: str, after: str | None, limit: int) -> list[str]:
         sql = "SELECT name FROM ddb_tables WHERE account_id = ? AND region = ?"
@@ -141,7 +144,7 @@ class DynamoStore:
 
     def tables_with_ttl(self) -> list[Table]:
         rows = self.db.query(f"SELECT {_TABLE_COLUMNS} FROM ddb_tables WHERE ttl LIKE ?", ('%"Enabled": true%',))
-        return [_table(row) for row in rows]
+        return [_table(tuple(row)) for row in rows]
 
     def insert_table(self, table: Table) -> None:
         self.db.execute(
@@ -188,6 +191,23 @@ class DynamoStore:
             "INSERT INTO ddb_items (table_id, h, pk, sk, item, size, expires) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (table_id, key[0], key[1], key[2], text, size, expires),
         )
+
+    def upsert_items(self, table_id: str, rows: list[tuple[tuple[int, bytes, bytes], str, int, int | None]]) -> None:
+        """Write items whatever was there before (puts that need nothing of the old item)."""
+        self._executemany(
+            "INSERT INTO ddb_items (table_id, h, pk, sk, item, size, expires) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (table_id, h, pk, sk) DO UPDATE SET item = excluded.item, size = excluded.size, "
+            "expires = excluded.expires",
+            [(table_id, key[0], key[1], key[2], text, size, expires) for key, text, size, expires in rows],
+        )
+
+    def _executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        tx = self.db.current_transaction()
+        if tx is not None:
+            tx.executemany(sql, rows)
+            return
+        with self.db.transaction() as tx:
+            tx.executemany(sql, rows)
 
     def replace_item(self, table_id: str, key: tuple[int, bytes, bytes], text: str, size: int, expires: int | None) -> None:
         self.db.execute(

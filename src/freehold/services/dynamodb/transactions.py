@@ -43,7 +43,7 @@ class _Cancelled(Exception):
     pass
 
 
-def _digest(params: dict[str, Any]) -> str:
+def request_digest(params: dict[str, Any]) -> str:
     def default(value: Any) -> Any:
         if isinstance(value, (bytes, bytearray)):
             return value.hex()
@@ -92,7 +92,7 @@ def transact_write(
         prepared.append((action, table, key, change, spec))
 
     token = params.get("ClientRequestToken")
-    digest = _digest(params) if token else ""
+    digest = request_digest(params) if token else ""
     with store.db.transaction():
         if token:
             previous = store.transaction_token(account_id, region, token, now - TOKEN_SECONDS)
