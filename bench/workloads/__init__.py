@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from bench.workloads import dynamodb, iam_writes, idle_rss, lambda_invoke, logs, s3, sns, sqs, startup, sts
+from bench.workloads import (
+    dynamodb,
+    iam_writes,
+    idle_rss,
+    lambda_invoke,
+    lambda_sqs_trigger,
+    logs,
+    s3,
+    sns,
+    sqs,
+    startup,
+    sts,
+)
 from bench.workloads.base import EndpointWorkload, LifecycleWorkload, Measured, Options, Target, Workload
 
 WORKLOADS: dict[str, Workload] = {
     module.WORKLOAD.name: module.WORKLOAD for module in (
-        startup, idle_rss, sts, iam_writes, logs, dynamodb, sqs, sns, lambda_invoke, s3
+        startup, idle_rss, sts, iam_writes, logs, dynamodb, sqs, sns, lambda_invoke, lambda_sqs_trigger, s3
     )
 }
 

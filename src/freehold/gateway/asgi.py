@@ -13,7 +13,7 @@ from typing import Any
 
 from freehold.gateway import internal
 from freehold.gateway.node import Node
-from freehold.gateway.request_body import BodyStream, read_whole
+from freehold.gateway.request_body import BodyStream, has_body, read_whole
 from freehold.protocol.errors import ServiceError
 from freehold.protocol.http import Headers, HttpRequest, HttpResponse
 
@@ -73,8 +73,13 @@ class App:
                 response = await loop.run_in_executor(self.node.executor, internal.handle, self.node, request)
         else:
             # The pipeline reads the body once it knows the operation (whole, or streamed).
-            request.stream = BodyStream(receive)
+            body = BodyStream(receive, has_body(headers))
+            request.stream = body
             response = await pipeline.handle(self.node, request)
+            if not body.done:
+                # Answered before the body was read (an error, or a 100-continue refused): close
+                # the connection rather than read a possibly huge upload nobody needs.
+                response.headers.set("Connection", "close")
         await _send(send, response, head=request.method == "HEAD")
 
 

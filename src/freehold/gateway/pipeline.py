@@ -1,7 +1,7 @@
 """The request pipeline, in one place:
 
-    receive -> identify service and operation -> receive the body -> authenticate -> parse
-            -> dispatch -> serialize -> respond/log
+    receive -> [browser requests: serve_web] -> identify service and operation -> receive the
+            body -> authenticate -> parse -> dispatch -> serialize -> CORS headers -> respond/log
 
 The body is read after the operation is known: whole for most operations, but handed to the
 provider as a stream when the operation's input payload is a streaming blob (S3 PutObject,
@@ -23,13 +23,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from freehold.gateway import identity, routing, sigv4
+from freehold.gateway import identity, presigned, routing, sigv4
 from freehold.gateway.context import RequestContext
 from freehold.gateway.request_body import ClientDisconnected, incomplete_body, read_whole
 from freehold.gateway.node import Node
 from freehold.protocol.chunked_stream import AwsChunkedStream
 from freehold.protocol.errors import ServiceError, internal_error, not_implemented
-from freehold.protocol.http import HttpRequest, HttpResponse
+from freehold.protocol.http import OUTPUT_STATUS, HttpRequest, HttpResponse
 from freehold.protocol.parser import parser_for
 from freehold.protocol.parser_chunked import is_aws_chunked
 from freehold.protocol.serializer import serializer_for
@@ -40,6 +40,12 @@ log = logging.getLogger("freehold.requests")
 # Requests for which no service can be recognised are answered in S3's format: S3 is the
 # catch-all endpoint on AWS too.
 FALLBACK_SERVICE = "s3"
+# Services whose streaming-blob inputs reach the provider as a stream. Only S3: its signatures
+# cover a declared x-amz-content-sha256 rather than the body, so the body need not be read to
+# authenticate; the others' (Lambda Invoke, API Gateway imports) hash the body and cap its size.
+STREAMED_SERVICES = frozenset({"s3"})
+# Services whose providers answer browser-facing requests (serve_web) and add CORS headers.
+WEB_SERVICES = frozenset({"s3"})
 
 
 def new_request_id() -> str:
@@ -52,12 +58,14 @@ async def handle(node: Node, request: HttpRequest) -> HttpResponse:
     ctx = RequestContext(request=request, request_id=new_request_id(), region=node.settings.default_region)
     try:
         await receive_form(ctx)
-        identify(ctx)
-        await receive_body(ctx)
-        authenticate(node, ctx)
-        parse(ctx)
-        output = await dispatch(node, ctx)
-        response = serialize(ctx, output)
+        response = await serve_web(node, ctx)
+        if response is None:
+            identify(ctx)
+            await receive_body(ctx)
+            authenticate(node, ctx)
+            parse(ctx)
+            output = await dispatch(node, ctx)
+            response = serialize(ctx, output)
     except ServiceError as error:
         response = serialize_error(ctx, error)
     except ClientDisconnected:
@@ -65,6 +73,7 @@ async def handle(node: Node, request: HttpRequest) -> HttpResponse:
     except Exception:
         log.exception("internal error in %s.%s (request %s)", ctx.service, ctx.operation_name, ctx.request_id)
         response = serialize_error(ctx, internal_error(ctx.request_id))
+    await add_cors_headers(node, ctx, response)
     if log.isEnabledFor(logging.DEBUG):
         log.debug(
             "%s %s.%s -> %d in %.1f ms",
@@ -72,6 +81,49 @@ async def handle(node: Node, request: HttpRequest) -> HttpResponse:
             (time.perf_counter() - started) * 1000,
         )
     return response
+
+
+async def serve_web(node: Node, ctx: RequestContext) -> HttpResponse | None:
+    """Browser-facing requests that are no API operation: CORS preflights (OPTIONS), HTML form
+    uploads (POST multipart/form-data) and static website hosts. The service's provider answers
+    them through `serve_web(ctx)`; None means the request is an ordinary API call."""
+    request = ctx.request
+    content_type = (request.headers.get("content-type") or "").lower()
+    website = routing.is_website_host(request)
+    if not (request.method == "OPTIONS" or website
+            or (request.method == "POST" and content_type.startswith("multipart/form-data"))):
+        return None
+    route = routing.route(request, None)
+    if route is None or route.service not in WEB_SERVICES:
+        return None
+    ctx.service, ctx.received, ctx.request = route.service, request, route.request
+    provider = node.services.get(route.service)
+    handler = getattr(provider, "serve_web", None)
+    if handler is None:
+        return None
+    if ctx.request.stream is not None and request.method == "POST":
+        await _read_whole(ctx)
+    response: HttpResponse | None = await handler(ctx)
+    return response
+
+
+async def add_cors_headers(node: Node, ctx: RequestContext, response: HttpResponse) -> None:
+    """The CORS response headers of a cross-origin request (one with an Origin header), as the
+    service's CORS configuration says (S3 buckets; `cors_headers(ctx)` of the provider)."""
+    if ctx.service not in WEB_SERVICES or "origin" not in ctx.request.headers or ctx.request.method == "OPTIONS":
+        return
+    provider = node.services.get(ctx.service)
+    headers_of = getattr(provider, "cors_headers", None)
+    if headers_of is None:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+        headers: dict[str, str] = await loop.run_in_executor(node.executor, headers_of, ctx)
+    except Exception:  # CORS headers never turn an answer into a failure
+        log.exception("could not compute CORS headers (request %s)", ctx.request_id)
+        return
+    for name, value in headers.items():
+        response.headers.set(name, value)
 
 
 def identify(ctx: RequestContext) -> None:
@@ -108,7 +160,7 @@ async def receive_body(ctx: RequestContext) -> None:
     request = ctx.request
     if request.stream is None:
         return
-    if ctx.operation is None or not ctx.operation.has_streaming_input:
+    if ctx.service not in STREAMED_SERVICES or ctx.operation is None or not ctx.operation.has_streaming_input:
         await _read_whole(ctx)
         return
     if is_aws_chunked(request):
@@ -144,6 +196,14 @@ def authenticate(node: Node, ctx: RequestContext) -> None:
         signing_name = ctx.signature.service if ctx.signature is not None else ctx.service
         node.key_usage.note(issued.access_key_id, signing_name or "", ctx.region)
 
+    if ctx.signature is None and ctx.service == "s3":
+        query = presigned.parse_sigv2_query(ctx.received or ctx.request)
+        if query is not None:
+            ctx.principal = identity.authenticate_sigv2_query(
+                ctx.received or ctx.request, query, node.resolver, node.settings.strict_auth, datetime.now(UTC)
+            )
+            ctx.account_id = ctx.principal.account_id
+            return
     ctx.principal = identity.authenticate(
         ctx.received or ctx.request, ctx.signature, resolver, node.settings.strict_auth, ctx.service,
         datetime.now(UTC), on_issued=used,
@@ -189,7 +249,11 @@ def _method_name(operation: Any) -> str:
 
 def serialize(ctx: RequestContext, output: dict[str, Any]) -> HttpResponse:
     assert ctx.service is not None
-    return serializer_for(ctx.service, ctx.protocol).serialize(ctx.operation, output, ctx.request_id)
+    status = output.pop(OUTPUT_STATUS, None)
+    response = serializer_for(ctx.service, ctx.protocol).serialize(ctx.operation, output, ctx.request_id)
+    if status is not None:
+        response.status = int(status)
+    return response
 
 
 def serialize_error(ctx: RequestContext, error: ServiceError) -> HttpResponse:

@@ -307,6 +307,12 @@ def s3_host(request: HttpRequest) -> tuple[bool, str | None]:
     return False, None
 
 
+def is_website_host(request: HttpRequest) -> bool:
+    """A static website endpoint host: `<bucket>.s3-website[-.]<region>.<domain>`."""
+    labels = _hostname(request).split(".")
+    return any(label.startswith("s3-website") for label in labels[1:])
+
+
 def _to_path_style(request: HttpRequest, bucket: str) -> HttpRequest:
     path = request.path or "/"
     new_path = f"/{bucket}" if path == "/" else f"/{bucket}{path if path.startswith('/') else '/' + path}"

@@ -107,6 +107,11 @@ class HttpRequest:
 
 Body = bytes | AsyncIterator[bytes]
 
+# A key a provider's output dict may carry for what the model cannot say: the HTTP status
+# (S3 answers a Range GET with 206, which no output member models). The pipeline applies and
+# removes it before serializing.
+OUTPUT_STATUS = "@status"
+
 
 @dataclass
 class HttpResponse:

@@ -443,3 +443,15 @@ def test_shipped_index_is_current() -> None:
     assert shipped_index() is not None, "regenerate: python -m freehold.gateway.routing > src/freehold/gateway/" + SHIPPED_INDEX
     path = Path(routing.__file__).with_name(SHIPPED_INDEX)
     assert path.read_text() == render_shipped_index()
+
+
+def test_website_hosts() -> None:
+    from freehold.gateway.routing import is_website_host
+
+    def request(host: str) -> HttpRequest:
+        return HttpRequest("GET", "/", headers=Headers({"host": host}))
+
+    assert is_website_host(request("site.s3-website-us-east-1.amazonaws.com"))
+    assert is_website_host(request("site.s3-website.eu-west-1.localhost:4566"))
+    assert not is_website_host(request("site.s3.localhost:4566"))
+    assert not is_website_host(request("s3-website-us-east-1.amazonaws.com"))

@@ -1,0 +1,1 @@
+"""Amazon S3: buckets, objects (streamed to and from the blob store), versions, multipart uploads."""
