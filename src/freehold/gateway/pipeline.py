@@ -206,7 +206,7 @@ def authenticate(node: Node, ctx: RequestContext) -> None:
             return
     ctx.principal = identity.authenticate(
         ctx.received or ctx.request, ctx.signature, resolver, node.settings.strict_auth, ctx.service,
-        datetime.now(UTC), on_issued=used,
+        datetime.now(UTC), on_issued=used, operation=ctx.operation,
     )
     ctx.account_id = ctx.principal.account_id
 
