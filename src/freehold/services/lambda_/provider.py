@@ -24,18 +24,25 @@ from freehold.services.lambda_.models import (
 )
 from freehold.services.lambda_.names import LATEST, check_new_function_name, parse_resource_arn
 from freehold.services.lambda_.permissions import PermissionOps
+from freehold.services.lambda_.pollers import PollerOps
 from freehold.services.lambda_.versions import VersionOps
 
 MAX_ITEMS_DEFAULT = 50
 
 
-class LambdaProvider(VersionOps, PermissionOps, InvokeOps):
+class LambdaProvider(VersionOps, PermissionOps, PollerOps, InvokeOps):
     service: ClassVar[str] = "lambda"
     partial: ClassVar[dict[str, str]] = {
         "CreateFunction": "zip packages only (container images are refused); VpcConfig, FileSystemConfigs, "
                           "KMSKeyArn, SnapStart and CodeSigningConfigArn are recorded or ignored, not applied; "
                           "the role's trust policy is checked for lambda.amazonaws.com, not evaluated",
         "GetFunction": "the code Location is a freehold URL that does not expire",
+        "CreateEventSourceMapping": "SQS queues and DynamoDB streams only (Kinesis, Kafka, MQ, DocumentDB are "
+                                    "refused); a LATEST "
+                                    "position taken before any record was processed is not kept across restarts; "
+                                    "Tags, ScalingConfig, ParallelizationFactor and TumblingWindowInSeconds are "
+                                    "recorded, not applied",
+        "UpdateEventSourceMapping": "as CreateEventSourceMapping",
         "Invoke": "X-Amz-Function-Error is always Unhandled (as AWS reports every runtime error today); "
                   "no X-Ray tracing",
     }
@@ -46,8 +53,10 @@ class LambdaProvider(VersionOps, PermissionOps, InvokeOps):
     def start(self) -> None:
         self.store.migrate()
         self.start_execution()
+        self.start_pollers()
 
     def stop(self) -> None:
+        self.stop_pollers()
         self.stop_execution()
 
     def reset(self) -> None:

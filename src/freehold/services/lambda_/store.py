@@ -46,6 +46,16 @@ MIGRATIONS = (
             next_at DOUBLE PRECISION NOT NULL, lease_until DOUBLE PRECISION NOT NULL)""",
         "CREATE INDEX lambda_async_due ON lambda_async_invocations (next_at)",
     )),
+    Migration(2, "event source mappings", (
+        """CREATE TABLE lambda_event_source_mappings (
+            uuid TEXT PRIMARY KEY, account_id TEXT NOT NULL, region TEXT NOT NULL,
+            function_name TEXT NOT NULL, source_arn TEXT NOT NULL, state TEXT NOT NULL,
+            document TEXT NOT NULL, checkpoint TEXT, last_modified DOUBLE PRECISION NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL, lease_owner TEXT,
+            lease_until DOUBLE PRECISION NOT NULL DEFAULT 0)""",
+        "CREATE INDEX lambda_esm_function ON lambda_event_source_mappings (account_id, region, function_name)",
+        "CREATE INDEX lambda_esm_source ON lambda_event_source_mappings (account_id, region, source_arn)",
+    )),
 )
 
 
