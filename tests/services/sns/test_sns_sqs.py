@@ -124,3 +124,30 @@ def test_fan_out_survives_kill9(freehold: Any) -> None:
         while seen != set(bodies) and time.monotonic() < deadline:
             seen.update(m["Body"] for m in receive_all(sqs, url, 1, timeout=45))
         assert seen == set(bodies)
+
+
+def test_a_burst_to_one_queue_arrives_once_and_a_refused_message_is_dead_lettered(sns: Any, sqs: Any) -> None:
+    # Deliveries claimed together for one standard queue go in SendMessageBatch calls; an entry
+    # the queue refuses (too large for its MaximumMessageSize) fails alone, to the DLQ.
+    topic = sns.create_topic(Name=unique("burst"))["TopicArn"]
+    dlq_url, dlq_arn = _queue(sqs)
+    name = unique("small")
+    url = sqs.create_queue(QueueName=name, Attributes={"MaximumMessageSize": "1024"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={
+        "RawMessageDelivery": "true", "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn})})
+    bodies = [f"burst {i}" for i in range(19)] + ["x" * 2000]
+    for start in (0, 10):
+        answer = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
+            {"Id": f"e{i}", "Message": bodies[i],
+             "MessageAttributes": {"n": {"DataType": "Number", "StringValue": str(i)}}}
+            for i in range(start, start + 10)])
+        assert len(answer["Successful"]) == 10
+    received = receive_all(sqs, url, 19, MessageAttributeNames=["All"])
+    assert sorted(m["Body"] for m in received) == sorted(bodies[:19])
+    assert all(m["MessageAttributes"]["n"]["StringValue"] == m["Body"].split()[1] for m in received)
+    (dead,) = receive_all(sqs, dlq_url, 1, MessageAttributeNames=["All"])
+    assert dead["Body"] == bodies[19]
+    assert dead["MessageAttributes"]["ErrorCode"]["StringValue"] == "InvalidParameterValue"
+    # Nothing arrives twice.
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages") is None

@@ -106,6 +106,9 @@ class DeliveryWorker:
     def _finish(self, delivery: Delivery) -> None:
         with self._lock:
             self._finished.append(delivery)
+        if delivery.message.group_id is not None:
+            # The next message of its group (FIFO order) is claimable once this one is removed.
+            self._wake.set()
 
     def _claim_some(self) -> int:
         with self._lock:
@@ -113,6 +116,12 @@ class DeliveryWorker:
         finished = self._take_finished()
         if free <= 0 and not finished:
             return 0
+        if not finished:
+            # Look (a read, no write lock) before claiming in a write transaction that would
+            # find nothing: publishes wait for that lock.
+            due = self.store.next_due()
+            if due is None or due > time.time():
+                return 0
         try:
             deliveries = self.store.claim(time.time(), LEASE_SECONDS, min(free, 64), finished)
         except Exception:
@@ -122,10 +131,14 @@ class DeliveryWorker:
         pool = self._pool
         if pool is None:
             return 0
+        # One task per subscription: deliveries to one standard queue go in SendMessageBatch calls.
+        by_subscription: dict[str, list[Delivery]] = {}
         for delivery in deliveries:
+            by_subscription.setdefault(delivery.subscription_arn, []).append(delivery)
+        for group in by_subscription.values():
             with self._lock:
-                self._in_flight += 1
-            pool.submit(self._deliver_and_release, delivery)
+                self._in_flight += len(group)
+            pool.submit(self._deliver_and_release, group)
         return len(deliveries)
 
     def _idle_wait(self) -> float:
@@ -137,19 +150,66 @@ class DeliveryWorker:
             return POLL_SECONDS
         return max(0.005, min(POLL_SECONDS, due - time.time()))
 
-    def _deliver_and_release(self, delivery: Delivery) -> None:
+    def _deliver_and_release(self, group: list[Delivery]) -> None:
+        try:
+            if len(group) > 1 and self._deliver_batch(group):
+                return
+            for delivery in group:
+                self._deliver_or_reschedule(delivery)
+        finally:
+            with self._lock:
+                full = self._in_flight >= self._threads
+                self._in_flight -= len(group)
+            # Wake the claim loop when it waits for a free thread; otherwise what is finished is
+            # removed with the next claim (at the latest one poll later, well inside its lease)
+            # rather than in a write transaction of its own after every delivery.
+            if full:
+                self._wake.set()
+
+    def _deliver_or_reschedule(self, delivery: Delivery) -> None:
         try:
             self.deliver(delivery)
         except Exception:
-            log.exception("sns: delivery %s failed inside freehold", delivery.id)
+            self._internal_error(delivery)
+
+    def _internal_error(self, delivery: Delivery) -> None:
+        log.exception("sns: delivery %s failed inside freehold", delivery.id)
+        try:
+            self.store.reschedule(delivery, time.time() + INTERNAL_RETRY_SECONDS, "InternalError")
+        except Exception:
+            log.exception("sns: could not reschedule delivery %s; its lease will bring it back", delivery.id)
+        # A retry comes due sooner than the claim loop may look again.
+        self._wake.set()
+
+    def _deliver_batch(self, group: list[Delivery]) -> bool:
+        """Deliver notifications to one subscription's standard SQS queue in batches; False
+        (nothing done) when the group is not that, and each delivery goes on its own."""
+        try:
+            sub = self.store.subscription(group[0].subscription_arn)
+        except Exception:
+            return False
+        if sub is None or sub.protocol != "sqs" or not sub.confirmed or sub.endpoint.endswith(".fifo") \
+                or any(delivery.message.kind != "Notification" for delivery in group):
+            return False
+        try:
+            outcomes = self.transports.deliver_sqs_batch(group, sub)
+        except Exception:
+            for delivery in group:
+                self._internal_error(delivery)
+            return True
+        topic_attributes: dict[str, str] | None = None
+        for delivery in group:
+            outcome = outcomes[delivery.id]
+            if outcome.delivered:
+                self._finish(delivery)
+                continue
             try:
-                self.store.reschedule(delivery, time.time() + INTERNAL_RETRY_SECONDS, "InternalError")
+                if topic_attributes is None:
+                    topic_attributes = self._topic_attributes(sub)
+                self._failed(delivery, sub, topic_attributes, outcome)
             except Exception:
-                log.exception("sns: could not reschedule delivery %s; its lease will bring it back", delivery.id)
-        finally:
-            with self._lock:
-                self._in_flight -= 1
-            self._wake.set()
+                self._internal_error(delivery)
+        return True
 
     # -- one delivery ---------------------------------------------------------------------------
     def deliver(self, delivery: Delivery) -> None:
@@ -160,18 +220,30 @@ class DeliveryWorker:
         if delivery.message.kind == "Notification" and not sub.confirmed:
             self._finish(delivery)
             return
-        topic = self.store.topic(sub.topic_arn)
-        topic_attributes = topic.attributes if topic is not None else {}
-        outcome = self.transports.deliver(delivery, sub, content_type_for(sub, topic_attributes))
+        # The topic's delivery policy matters to HTTP/S and to retries only: no read otherwise.
+        topic_attributes = self._topic_attributes(sub) if sub.protocol in ("http", "https") else None
+        content_type = content_type_for(sub, topic_attributes) if topic_attributes is not None else ""
+        outcome = self.transports.deliver(delivery, sub, content_type)
         if outcome.delivered:
             self._finish(delivery)
             return
+        self._failed(delivery, sub, self._topic_attributes(sub) if topic_attributes is None else topic_attributes,
+                     outcome)
+
+    def _topic_attributes(self, sub: Subscription) -> dict[str, str]:
+        topic = self.store.topic(sub.topic_arn)
+        return topic.attributes if topic is not None else {}
+
+    def _failed(self, delivery: Delivery, sub: Subscription, topic_attributes: dict[str, str],
+                outcome: Outcome) -> None:
+        """A failed attempt: retried when its policy says so, else dead-lettered or dropped."""
         delay = None
         if outcome.retryable:
             delay = retry_policy_for(sub, topic_attributes).delay_before_retry(delivery.attempts + 1)
         if delay is not None:
             log.info("sns: delivery %s to %s failed (%s); retry in %.1fs", delivery.id, sub.endpoint, outcome.error, delay)
             self.store.reschedule(delivery, time.time() + delay, outcome.error)
+            self._wake.set()  # the retry may come due before the claim loop would look again
             return
         self._give_up(delivery, sub, outcome)
 
