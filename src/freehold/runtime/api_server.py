@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import sys
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,6 +43,48 @@ def json_response(status: int, document: dict[str, str]) -> ApiResponse:
 
 
 ACCEPTED = json_response(202, {"status": "OK"})
+
+# Where the kernel lists TCP sockets of this network namespace, with each socket's owner uid.
+PROC_NET_TCP = ("/proc/net/tcp", "/proc/net/tcp6")
+
+
+def _hex_address(ip: str, port: int, ipv6: bool) -> str:
+    """An (ip, port) as /proc/net/tcp{,6} prints it: each 32-bit word of the address in host
+    byte order, then the port, all in upper-case hex."""
+    if ipv6:
+        packed = socket.inet_pton(socket.AF_INET6, ip) if ":" in ip else b"\0" * 10 + b"\xff\xff" + socket.inet_aton(ip)
+    else:
+        packed = socket.inet_aton(ip)
+    words = "".join(f"{int.from_bytes(packed[i:i + 4], sys.byteorder):08X}" for i in range(0, len(packed), 4))
+    return f"{words}:{port:04X}"
+
+
+def peer_uid(peer: tuple[str, int], local: tuple[str, int], tables: tuple[str, ...] = PROC_NET_TCP) -> int | None:
+    """The uid owning the client socket of a loopback connection: the socket whose local
+    address is the peer's and whose remote address is ours. None when it is not found."""
+    for table in tables:
+        ipv6 = table.endswith("6")
+        try:
+            wanted = (_hex_address(peer[0], peer[1], ipv6), _hex_address(local[0], local[1], ipv6))
+            with open(table) as lines:
+                next(lines, None)  # the header
+                for line in lines:
+                    fields = line.split()
+                    if len(fields) > 7 and (fields[1], fields[2]) == wanted:
+                        return int(fields[7])
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _peer_allowed(writer: asyncio.StreamWriter, allowed_uid: int) -> bool:
+    peer, local = writer.get_extra_info("peername"), writer.get_extra_info("sockname")
+    if not peer or not local:
+        return False
+    return peer_uid((peer[0], peer[1]), (local[0], local[1])) == allowed_uid
+
+
+FORBIDDEN = json_response(403, {"errorMessage": "Forbidden", "errorType": "AccessDenied"})
 
 
 class RequestError(Exception):
@@ -119,9 +163,18 @@ async def _route(handler: RuntimeApiHandler, method: str, target: str, headers: 
 
 
 async def serve_connection(handler: RuntimeApiHandler, reader: asyncio.StreamReader,
-                           writer: asyncio.StreamWriter) -> None:
-    """Requests of one keep-alive connection, one after another."""
+                           writer: asyncio.StreamWriter, allowed_uid: int | None = None) -> None:
+    """Requests of one keep-alive connection, one after another.
+
+    With `allowed_uid`, the connection is served only when its client socket belongs to that
+    uid (the sandbox's own): every sandbox shares the host's loopback, so without this check
+    any function could find other sandboxes' ports in /proc/net/tcp and take their
+    invocations. The check costs one read of /proc/net/tcp per connection, at accept."""
     try:
+        if allowed_uid is not None and not _peer_allowed(writer, allowed_uid):
+            writer.write(_encode(FORBIDDEN, close=True))
+            await writer.drain()
+            return
         while True:
             try:
                 request = await _read_request(reader)
@@ -131,12 +184,18 @@ async def serve_connection(handler: RuntimeApiHandler, reader: asyncio.StreamRea
             if request is None:
                 break
             response = await _route(handler, *request)
-            head = [f"HTTP/1.1 {response.status} {'OK' if response.status < 300 else 'Error'}",
-                    f"Content-Length: {len(response.body)}"]
-            head += [f"{key}: {value}" for key, value in response.headers.items()]
-            writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body)
+            writer.write(_encode(response))
             await writer.drain()
     except (ConnectionError, asyncio.CancelledError):
         pass
     finally:
         writer.close()
+
+
+def _encode(response: ApiResponse, close: bool = False) -> bytes:
+    head = [f"HTTP/1.1 {response.status} {'OK' if response.status < 300 else 'Error'}",
+            f"Content-Length: {len(response.body)}"]
+    head += [f"{key}: {value}" for key, value in response.headers.items()]
+    if close:
+        head.append("Connection: close")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body

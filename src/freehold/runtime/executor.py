@@ -101,7 +101,9 @@ class Executor:
     async def _spawn(self, sandbox: Sandbox) -> None:
         loop = asyncio.get_running_loop()
         spec = sandbox.spec
-        api = await sandbox.listen()
+        # A sandbox under its own uid: its Runtime API serves that uid's sockets only.
+        owner = spec.owner if self.isolation.uid_per_function else None
+        api = await sandbox.listen(owner[0] if owner is not None else None)
         zygote_python, interpreter = launch.interpreter_for(spec)
         if interpreter is not None and interpreter.warning:
             sandbox.warnings.append(interpreter.warning)

@@ -2,9 +2,10 @@
 /_freehold/health.
 
 Always: a separate process per sandbox, a clean environment, rlimits, its own working
-directory. As root: an unprivileged uid per function, mount and pid namespaces (code
-read-only at /var/task, a private /tmp of the ephemeral size, freehold's data directory and
-/root hidden), and a memory cgroup (v1 `memory` controller) for MemorySize where writable.
+directory. As root: an unprivileged uid per function (its Runtime API serves only that uid's
+sockets), mount and pid namespaces (code read-only at /var/task, owned by root; a private /tmp
+of the ephemeral size, private /dev/shm and /run/lock; freehold's data directory and /root
+hidden), and a memory cgroup (v1 `memory` controller) for MemorySize where writable.
 """
 
 from __future__ import annotations
@@ -36,7 +37,22 @@ class Isolation:
         rungs = asdict(self)
         rungs.pop("holder")
         rungs.pop("cgroup_parent")
+        # The Runtime API of a sandbox admits only its own uid's sockets (found in
+        # /proc/net/tcp), which needs a uid per function.
+        rungs["runtime_api_peer_check"] = self.uid_per_function
+        rungs["limitations"] = self.limitations()
         return rungs
+
+    def limitations(self) -> list[str]:
+        """What a function can do to others on this host, said plainly."""
+        notes: list[str] = []
+        if not self.uid_per_function:
+            notes.append("Sandboxes run as freehold's own uid: every function can reach every other sandbox's "
+                         "Runtime API on loopback (take or answer its invocations) and signal its processes.")
+        if not self.mount_namespace:
+            notes.append("No mount namespace: functions see and share the host's filesystem, /tmp, /dev/shm and "
+                         "/run/lock, and may write wherever freehold's uid may.")
+        return notes
 
 
 def function_owner(account_id: str, region: str, name: str) -> tuple[int, int]:

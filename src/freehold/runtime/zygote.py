@@ -31,6 +31,8 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWPID = 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+SHM_MB = 64  # the private /dev/shm's cap
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -59,6 +61,10 @@ def mount(source, target, fstype, flags, data=None):
     )
 
 
+def umount(target):
+    _check(_libc.umount2(target.encode(), MNT_DETACH), f"umount {target}")
+
+
 def bind(source, target, readonly=True):
     os.makedirs(target, exist_ok=True)
     mount(source, target, None, MS_BIND | MS_REC)
@@ -68,7 +74,8 @@ def bind(source, target, readonly=True):
 
 def build_filesystem(spec):
     """The sandbox's view: /var/task (code, read-only), /var/runtime, /var/lang, /opt, a private
-    /tmp of the ephemeral size; freehold's data directory and /root hidden."""
+    /tmp of the ephemeral size, private /dev/shm and /run/lock; freehold's data directory and
+    /root hidden; no staging mount left behind."""
     fs = spec["filesystem"]
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     # /var becomes a fresh tmpfs holding the Lambda layout; sources outside /var stay
@@ -88,8 +95,18 @@ def build_filesystem(spec):
         if os.path.isdir(hidden):
             mount("tmpfs", hidden, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m")
     mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={fs['tmp_mb']}m")
+    # The host's /dev/shm and /run/lock are world-writable and shared: each sandbox gets its own.
+    if os.path.isdir("/dev/shm"):
+        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={SHM_MB}m")
+    if os.path.isdir("/run/lock"):
+        mount("tmpfs", "/run/lock", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=1m")
     for spot, target in parked:
         bind(spot, target, readonly=True)
+    # The staging binds are writable views of the sources (code included): gone once every
+    # target holds its own read-only bind, and the holder with them.
+    for spot, _ in parked:
+        umount(spot)
+    umount(holder)
 
 
 def set_limits(spec):

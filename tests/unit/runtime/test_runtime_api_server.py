@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
+import sys
 from pathlib import Path
 
 from freehold.runtime import api_server
@@ -33,9 +36,10 @@ class Recorder:
         return ACCEPTED
 
 
-async def _exchange(raw: bytes) -> tuple[bytes, Recorder]:
+async def _exchange(raw: bytes, allowed_uid: int | None = None) -> tuple[bytes, Recorder]:
     recorder = Recorder()
-    server = await asyncio.start_server(lambda r, w: api_server.serve_connection(recorder, r, w), "127.0.0.1", 0)
+    server = await asyncio.start_server(
+        lambda r, w: api_server.serve_connection(recorder, r, w, allowed_uid), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(raw)
@@ -67,6 +71,36 @@ def test_unknown_path_and_too_large_response() -> None:
     data, recorder = asyncio.run(_exchange(raw))
     assert data.startswith(b"HTTP/1.1 413")
     assert recorder.calls[0][3] == "Function.ResponseSizeTooLarge"
+
+
+def test_peer_uid_check_serves_only_the_sandbox_uid() -> None:
+    own = os.geteuid()
+    data, _ = asyncio.run(_exchange(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\n\r\n", own))
+    assert data.startswith(b"HTTP/1.1 200 OK")
+    # Another uid's socket (here: ours, while the sandbox's is another) is refused unserved.
+    data, recorder = asyncio.run(_exchange(b"", own + 1))
+    assert data.startswith(b"HTTP/1.1 403") and b"Connection: close" in data
+    assert recorder.calls == []
+
+
+def test_peer_uid_reads_proc_net_tcp_and_tcp6(tmp_path: Path) -> None:
+    def word(packed: bytes) -> str:
+        return "".join(f"{int.from_bytes(packed[i:i + 4], sys.byteorder):08X}" for i in range(0, len(packed), 4))
+
+    loop4 = word(socket.inet_aton("127.0.0.1"))
+    mapped = word(b"\0" * 10 + b"\xff\xff" + socket.inet_aton("127.0.0.1"))
+    header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    tcp = tmp_path / "tcp"
+    tcp.write_text(header
+                   + f"   0: {loop4}:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0 0 1\n"
+                   + f"   1: {loop4}:C350 {loop4}:1F90 01 00000000:00000000 00:00000000 00000000 200123 0 2\n"
+                   + f"   2: {loop4}:1F90 {loop4}:C350 01 00000000:00000000 00:00000000 00000000     0 0 3\n")
+    tcp6 = tmp_path / "tcp6"
+    tcp6.write_text(header + f"   0: {mapped}:C351 {mapped}:1F90 01 00000000:00000000 00:00000000 00000000 200777 0 4\n")
+    tables = (str(tcp), str(tcp6), str(tmp_path / "absent"))
+    assert api_server.peer_uid(("127.0.0.1", 50000), ("127.0.0.1", 8080), tables) == 200123
+    assert api_server.peer_uid(("127.0.0.1", 50001), ("127.0.0.1", 8080), tables) == 200777
+    assert api_server.peer_uid(("127.0.0.1", 50002), ("127.0.0.1", 8080), tables) is None
 
 
 def _spec(tmp_path: Path, runtime: str) -> FunctionSpec:

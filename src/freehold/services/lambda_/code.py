@@ -63,13 +63,15 @@ class CodeTrees:
 
     def ensure(self, blob_key: str, owner: tuple[int, int] | None = None) -> Path:
         """The unpacked tree of a package (unpacked now if needed). Files keep their zip modes
-        (executable bits matter for `bootstrap`); everything is made read-only, and owned by
-        `owner` (uid, gid) when given, so only that sandbox user may read it."""
+        (executable bits matter for `bootstrap`); everything is made read-only, and with `owner`
+        (uid, gid) owned by root and that gid, so only that sandbox may read it."""
         target = self.path(blob_key)
-        if target.is_dir():
+        if target.is_dir() and (owner is None or target.stat().st_uid == 0):
             return target
         with self._lock:
             if target.is_dir():
+                if owner is not None and target.stat().st_uid != 0:
+                    _seal(target, owner)  # unpacked by an older freehold, owned by the sandbox uid
                 return target
             self.root.mkdir(parents=True, exist_ok=True)
             staging = self.root / f".tmp-{uuid.uuid4().hex}"
@@ -117,15 +119,26 @@ def _extract(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, root: Path) -> No
 
 
 def _seal(root: Path, owner: tuple[int, int] | None) -> None:
+    """Make the tree read-only. With an owner (the sandbox's uid, gid), the tree belongs to
+    root and the sandbox's group: readable and executable by the function, never writable,
+    and it cannot chmod what it does not own (directories and executables 0550, files 0440)."""
     for directory, subdirectories, files in os.walk(root):
         for name in subdirectories + files:
             path = os.path.join(directory, name)
             if owner is not None:
-                os.lchown(path, *owner)
-            if not os.path.islink(path) and os.path.isdir(path):
-                os.chmod(path, 0o555)
+                os.lchown(path, 0, owner[1])
+            if os.path.islink(path):
+                continue
+            mode = os.stat(path).st_mode
+            if owner is None:
+                if stat.S_ISDIR(mode):
+                    os.chmod(path, 0o555)
+            elif stat.S_ISDIR(mode) or mode & 0o111:
+                os.chmod(path, 0o550)
+            else:
+                os.chmod(path, 0o440)
     if owner is not None:
-        os.chown(root, *owner)
-        os.chmod(root, 0o500)
+        os.chown(root, 0, owner[1])
+        os.chmod(root, 0o550)
     else:
         os.chmod(root, 0o555)

@@ -1,0 +1,192 @@
+"""Functions attacking their sandbox and each other: another sandbox's Runtime API, their own
+unpacked code (through the staging mounts too), and the host's shared /dev/shm and /run/lock.
+Each attack must fail on hosts that give the isolation rung it relies on."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from conftest import create_function, create_role, make_zip, unique
+from support.server import FreeholdServer
+
+VICTIM_PY = make_zip({"app.py": '''
+import os
+
+def handler(event, context):
+    return {"api": os.environ["AWS_LAMBDA_RUNTIME_API"], "echo": event}
+'''})
+
+# Talks raw HTTP to a Runtime API given in the event: what a function scanning /proc/net/tcp
+# for other sandboxes' ports would do.
+API_ATTACKER_PY = make_zip({"app.py": '''
+import socket
+
+def attempt(api, request):
+    host, port = api.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=2) as conn:
+            conn.sendall(request.encode())
+            data = b""
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                if b"\\r\\n\\r\\n" in data and b"Connection: close" not in data:
+                    break
+    except socket.timeout:
+        return "timeout"
+    except OSError as error:
+        return "refused: %s" % error
+    return data.split(b"\\r\\n", 1)[0].decode("latin-1") if data else "closed"
+
+def handler(event, context):
+    api = event["api"]
+    return {
+        "response": attempt(api, "POST /2018-06-01/runtime/invocation/forged/response HTTP/1.1\\r\\n"
+                                 "Host: x\\r\\nContent-Length: 2\\r\\n\\r\\n{}"),
+        "next": attempt(api, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"),
+    }
+'''})
+
+CODE_ATTACKER_PY = make_zip({"app.py": '''
+import os
+
+def tried(action):
+    try:
+        action()
+        return "succeeded"
+    except OSError as error:
+        return "failed: %s" % error.strerror
+
+def write(path):
+    with open(path, "w") as file:
+        file.write("pwned")
+
+def handler(event, context):
+    results = {
+        "chmod task": tried(lambda: os.chmod("/var/task", 0o777)),
+        "chmod app": tried(lambda: os.chmod("/var/task/app.py", 0o666)),
+        "write task": tried(lambda: write("/var/task/pwned.txt")),
+        "replace app": tried(lambda: write("/var/task/app.py")),
+    }
+    # The staging holder the zygote bound sources into before covering /var and /root.
+    for holder in ("/mnt", "/media", "/srv"):
+        try:
+            spots = os.listdir(holder)
+        except OSError:
+            continue
+        for spot in spots:
+            path = os.path.join(holder, spot)
+            results["chmod " + path] = tried(lambda: os.chmod(path, 0o700))
+            results["write " + path] = tried(lambda: write(os.path.join(path, "pwned.txt")))
+    task = os.stat("/var/task")
+    app = os.stat("/var/task/app.py")
+    return {"results": results, "task": [task.st_uid, task.st_gid, task.st_mode & 0o7777],
+            "app": [app.st_uid, app.st_mode & 0o7777], "gid": os.getgid(), "mounts": open("/proc/self/mounts").read()}
+'''})
+
+SHARED_ATTACKER_PY = make_zip({"app.py": '''
+import os
+
+def handler(event, context):
+    seen = {}
+    for directory in ("/dev/shm", "/run/lock"):
+        path = os.path.join(directory, event["marker"])
+        with open(path, "w") as file:
+            file.write("left by " + context.function_name)
+        stats = os.statvfs(directory)
+        seen[directory] = {"others": sorted(os.listdir(directory)), "size": stats.f_blocks * stats.f_frsize}
+    return seen
+'''})
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreeholdServer]:
+    instance = FreeholdServer(tmp_path_factory.mktemp("freehold-lambda-isolation"))
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture(scope="module")
+def rungs(server: FreeholdServer) -> dict[str, Any]:
+    with urllib.request.urlopen(server.endpoint_url + "/_freehold/health", timeout=5) as response:
+        return dict(json.load(response)["lambda"]["isolation"])
+
+
+@pytest.fixture(scope="module")
+def lam(server: FreeholdServer) -> Any:
+    return server.client("lambda")
+
+
+@pytest.fixture(scope="module")
+def role(server: FreeholdServer) -> str:
+    return create_role(server)
+
+
+def invoke(lam: Any, name: str, event: Any = None) -> Any:
+    answer = lam.invoke(FunctionName=name, Payload=json.dumps(event or {}).encode())
+    body = json.loads(answer["Payload"].read() or b"null")
+    assert "FunctionError" not in answer, body
+    return body
+
+
+def test_health_reports_limitations(rungs: dict[str, Any]) -> None:
+    assert rungs["runtime_api_peer_check"] == rungs["uid_per_function"]
+    if not rungs["uid_per_function"]:
+        assert any("Runtime API" in note for note in rungs["limitations"])
+
+
+def test_function_cannot_use_another_sandboxs_runtime_api(lam: Any, role: str, rungs: dict[str, Any]) -> None:
+    if not rungs["uid_per_function"]:
+        pytest.skip("no uid per function on this host (freehold not root): Runtime APIs are not peer-checked")
+    victim = create_function(lam, role, VICTIM_PY, FunctionName=unique("victim"), Timeout=10)
+    attacker = create_function(lam, role, API_ATTACKER_PY, FunctionName=unique("attacker"), Timeout=10)
+    api = invoke(lam, victim, {"n": 1})["api"]  # the victim's sandbox now waits on /next
+    outcome = invoke(lam, attacker, {"api": api})
+    # Without the peer check the forged response gets 400 InvalidRequestID and /next hangs or
+    # steals the victim's next invocation.
+    # Refused: a 403, or a reset when the server closes before reading the request.
+    for attempt in ("response", "next"):
+        assert outcome[attempt].startswith(("HTTP/1.1 403", "refused: [Errno 104]", "closed")), outcome
+    # The victim's own runtime still gets its invocations.
+    assert invoke(lam, victim, {"n": 2}) == {"api": api, "echo": {"n": 2}}
+
+
+def test_function_cannot_rewrite_its_code(server: FreeholdServer, lam: Any, role: str,
+                                          rungs: dict[str, Any]) -> None:
+    if not (rungs["uid_per_function"] and rungs["mount_namespace"]):
+        pytest.skip("no uid per function and mount namespace on this host (freehold not root)")
+    name = create_function(lam, role, CODE_ATTACKER_PY, FunctionName=unique("coder"))
+    outcome = invoke(lam, name)
+    results = outcome["results"]
+    assert results and all(value.startswith("failed") for value in results.values()), results
+    # Owned by root with the sandbox's group: readable, never writable nor chmod-able.
+    assert outcome["task"] == [0, outcome["gid"], 0o550]
+    assert outcome["app"] == [0, 0o440]
+    assert " /mnt/0 " not in outcome["mounts"]
+    assert not list(server.data_dir.rglob("pwned.txt"))
+
+
+def test_dev_shm_and_run_lock_are_private(lam: Any, role: str, rungs: dict[str, Any]) -> None:
+    if not rungs["mount_namespace"]:
+        pytest.skip("no mount namespace on this host (freehold not root): /dev/shm and /run/lock are the host's")
+    first = create_function(lam, role, SHARED_ATTACKER_PY, FunctionName=unique("shm-a"))
+    second = create_function(lam, role, SHARED_ATTACKER_PY, FunctionName=unique("shm-b"))
+    marker_a, marker_b = unique("marker"), unique("marker")
+    seen_a = invoke(lam, first, {"marker": marker_a})
+    seen_b = invoke(lam, second, {"marker": marker_b})
+    for directory in ("/dev/shm", "/run/lock"):
+        assert seen_a[directory]["others"] == [marker_a]
+        assert seen_b[directory]["others"] == [marker_b]
+        assert not os.path.exists(os.path.join(directory, marker_a)), f"{directory} is the host's"
+    assert seen_a["/dev/shm"]["size"] <= 64 * 1024 * 1024
