@@ -263,7 +263,7 @@ def serialize_error(ctx: RequestContext, error: ServiceError) -> HttpResponse:
         return serializer_for(service, protocol).serialize_error(error, ctx.operation, ctx.request_id)
     except Exception:
         log.exception("could not serialize %s for %s (request %s)", error.code, service, ctx.request_id)
-        body = f"{error.code}: {error.message}".encode()
+        body = f"{error.code}: {error.message}".encode("utf-8", errors="replace")
         response = HttpResponse(status=error.status or 500, body=body)
         response.headers.set("Content-Type", "text/plain")
         response.headers.set("x-amzn-RequestId", ctx.request_id)

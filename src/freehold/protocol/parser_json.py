@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import weakref
 from dataclasses import dataclass
 from functools import cached_property
@@ -29,6 +30,10 @@ from freehold.protocol.parser_base import (
 )
 
 SPECIAL_FLOATS = {"Infinity": math.inf, "-Infinity": -math.inf, "NaN": math.nan}
+
+# A `\uD800`-`\uDFFF` escape in the raw body: json.loads accepts a lone surrogate and yields a
+# str that cannot be encoded as UTF-8 (a crash much later, at the database or the response).
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 
 
 def serialization_error(message: str) -> ServiceError:
@@ -237,9 +242,23 @@ def load_json_object(body: bytes, error: Any = serialization_error) -> dict[str,
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise error("Could not parse request body into json: malformed JSON") from None
+    if SURROGATE_ESCAPE.search(body) is not None and not _encodes_as_utf8(document):
+        # A well-formed pair decodes to one character; only a lone half is refused, as AWS's
+        # front ends refuse JSON that is not valid Unicode.
+        raise error("Could not parse request body into json: invalid Unicode (unpaired surrogate)")
     if not isinstance(document, dict):
         raise TreeReader(error).mismatch(document, "a Structure", "")
     return document
+
+
+def _encodes_as_utf8(document: Any) -> bool:
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    except (RecursionError, ValueError):
+        return True  # nesting or special floats: the shape reader judges those
+    return True
 
 
 class JsonParser(RequestParser):

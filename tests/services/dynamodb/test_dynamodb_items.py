@@ -217,3 +217,44 @@ def test_return_consumed_capacity(ddb: Any, table: str) -> None:
     assert answer["ConsumedCapacity"] == {"TableName": table, "CapacityUnits": 3.0, "WriteCapacityUnits": 3.0}
     answer = ddb.get_item(TableName=table, Key=key("cap"), ReturnConsumedCapacity="TOTAL")
     assert answer["ConsumedCapacity"]["CapacityUnits"] == 0.5
+
+
+def test_lone_surrogate_in_a_key_is_a_serialization_error(ddb: Any, table: str) -> None:
+    # boto3 sends "\ud800" as a JSON escape; decoded, it is not encodable as UTF-8 (once a 500).
+    error = error_of(ddb.put_item, TableName=table, Item=key("\ud800"))
+    assert error["Code"] == "SerializationException"
+    assert error["response"]["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_expression_limits_are_validation_errors_not_crashes(ddb: Any, table: str) -> None:
+    values = {":v": {"S": "x"}}
+    cases = [
+        ("ConditionExpression", "(" * 300 + "a = :v" + ")" * 300,
+         "Invalid ConditionExpression: The expression has too many nested parentheses; nesting depth: 300"),
+        ("ConditionExpression", "NOT " * 800 + "a = :v",
+         "Invalid ConditionExpression: The expression contains too many operators; operator count: 801"),
+        ("ConditionExpression", " AND ".join(["a = :v"] * 301),
+         "Invalid ConditionExpression: The expression contains too many operators; operator count: 601"),
+        ("ConditionExpression", " AND ".join(["a = :v"] * 800),
+         "Invalid ConditionExpression: Expression size has exceeded the maximum allowed size; expression size: 8795"),
+    ]
+    for parameter, expression, message in cases:
+        error = error_of(ddb.put_item, TableName=table, Item=key("lim"), ExpressionAttributeValues=values,
+                         **{parameter: expression})
+        assert (error["Code"], error["Message"]) == ("ValidationException", message), expression[:40]
+    error = error_of(ddb.scan, TableName=table, FilterExpression="(" * 400 + "a = :v" + ")" * 400,
+                     ExpressionAttributeValues=values)
+    assert (error["Code"], error["Message"]) == (
+        "ValidationException", "Invalid FilterExpression: The expression has too many nested parentheses; nesting depth: 400")
+    nested = "a = :v"
+    for _ in range(300):
+        nested = f"(a=:v AND {nested})"
+    error = error_of(ddb.scan, TableName=table, FilterExpression=nested, ExpressionAttributeValues=values)
+    assert error["Message"] == "Invalid FilterExpression: The expression contains too many operators; operator count: 601"
+    # At the limits: exactly 300 operators, parentheses nested 49 deep, still work.
+    deep = "a = :v"
+    for _ in range(49):
+        deep = f"(NOT a = :v AND {deep})"
+    flat = " AND ".join(["a <> :v"] * 76)  # 151 operators, the OR one, `deep` 148
+    assert ddb.put_item(TableName=table, Item=key("lim"), ConditionExpression=f"({flat}) OR {deep}",
+                        ExpressionAttributeValues=values)["ResponseMetadata"]["HTTPStatusCode"] == 200

@@ -20,7 +20,7 @@ def test_create_get_and_waiter(lam: Any, role: str) -> None:
     name = unique("fn")
     created = lam.create_function(
         FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler", Code={"ZipFile": ECHO_PY},
-        Description="d", Timeout=7, MemorySize=256, Environment={"Variables": {"A": "1"}}, Tags={"team": "x"},
+        Description="d", Timeout=7, MemorySize=256, Environment={"Variables": {"APP_A": "1"}}, Tags={"team": "x"},
     )
     assert created["State"] == "Pending"
     assert created["FunctionArn"] == f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
@@ -31,7 +31,7 @@ def test_create_get_and_waiter(lam: Any, role: str) -> None:
     config = got["Configuration"]
     assert (config["State"], config["LastUpdateStatus"], config["Version"]) == ("Active", "Successful", "$LATEST")
     assert (config["Timeout"], config["MemorySize"], config["Description"]) == (7, 256, "d")
-    assert config["Environment"] == {"Variables": {"A": "1"}}
+    assert config["Environment"] == {"Variables": {"APP_A": "1"}}
     assert config["LoggingConfig"]["LogGroup"] == f"/aws/lambda/{name}"
     assert got["Tags"] == {"team": "x"}
     with urllib.request.urlopen(got["Code"]["Location"], timeout=10) as response:
@@ -99,9 +99,9 @@ def test_update_code_configuration_and_revision(lam: Any, role: str) -> None:
     with pytest.raises(ClientError) as excinfo:
         lam.update_function_configuration(FunctionName=name, Timeout=10, RevisionId=before["RevisionId"])
     assert error_of(excinfo)[0::2] == ("PreconditionFailedException", 412)
-    changed = lam.update_function_configuration(FunctionName=name, Timeout=10, Environment={"Variables": {"B": "2"}})
+    changed = lam.update_function_configuration(FunctionName=name, Timeout=10, Environment={"Variables": {"APP_B": "2"}})
     assert changed["Timeout"] == 10
-    assert lam.get_function_configuration(FunctionName=name)["Environment"] == {"Variables": {"B": "2"}}
+    assert lam.get_function_configuration(FunctionName=name)["Environment"] == {"Variables": {"APP_B": "2"}}
 
 
 def test_tags_and_permissions(lam: Any, role: str) -> None:
@@ -188,3 +188,19 @@ def test_functions_survive_kill9(freehold: Any, role: str) -> None:
     with pytest.raises(ClientError) as excinfo:
         lam.get_function(FunctionName=name)
     assert error_of(excinfo)[0] == "ResourceNotFoundException"
+
+
+def test_environment_variable_names_are_validated(lam: Any, role: str) -> None:
+    # AWS: [a-zA-Z]([a-zA-Z0-9_])+ ; single letters, '=', NUL, empty names are refused.
+    message = ("1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: "
+               "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]")
+    for bad in ["", "A", "A=B", "A\x00B", "1AB", "AB-C", "ÄB"]:
+        with pytest.raises(ClientError) as excinfo:
+            create_function(lam, role, Environment={"Variables": {bad: "x"}})
+        assert error_of(excinfo) == ("ValidationException", message, 400), bad
+    name = create_function(lam, role, Environment={"Variables": {"Ab_9": "x"}})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    with pytest.raises(ClientError) as excinfo:
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"OK": "1", "NOT=OK": "2"}})
+    assert error_of(excinfo) == ("ValidationException", message, 400)
+    assert lam.get_function_configuration(FunctionName=name)["Environment"] == {"Variables": {"Ab_9": "x"}}

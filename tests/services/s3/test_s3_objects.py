@@ -358,3 +358,42 @@ def test_concurrent_conditional_creates(s3: Any, bucket: str, freehold: Any) -> 
     for thread in threads:
         thread.join(timeout=60)
     assert sorted(results) == ["PreconditionFailed"] * 5 + ["ok"]
+
+
+def test_overwrite_while_reading_and_copying_never_fails(s3: Any, bucket: str) -> None:
+    # An overwrite deletes the old blob right after its commit; a GET or COPY that read the old
+    # row just before must start over (and see the new version), never answer 500.
+    import threading
+    import time
+
+    bodies = [bytes([n]) * (64 * 1024 + n) for n in range(4)]  # above the inline size: blobs
+    s3.put_object(Bucket=bucket, Key="hot", Body=bodies[0])
+    deadline = time.monotonic() + 3
+    failures: list[str] = []
+    counts = {"get": 0, "copy": 0, "put": 0}
+
+    def loop(kind: str) -> None:
+        n = 0
+        while time.monotonic() < deadline and not failures:
+            n += 1
+            try:
+                if kind == "put":
+                    s3.put_object(Bucket=bucket, Key="hot", Body=bodies[n % len(bodies)])
+                elif kind == "get":
+                    body = s3.get_object(Bucket=bucket, Key="hot")["Body"].read()
+                    if body not in bodies:
+                        failures.append(f"GET read a torn body of {len(body)} bytes")
+                else:
+                    s3.copy_object(Bucket=bucket, Key=f"copy-{threading.get_ident()}",
+                                   CopySource={"Bucket": bucket, "Key": "hot"})
+            except ClientError as error:
+                failures.append(f"{kind}: {error.response['Error']} {error.response['ResponseMetadata']['HTTPStatusCode']}")
+            counts[kind] += 1
+
+    threads = [threading.Thread(target=loop, args=(kind,)) for kind in ("put", "put", "get", "get", "copy")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not failures, failures[:3]
+    assert counts["get"] > 0 and counts["copy"] > 0 and counts["put"] > 0

@@ -573,3 +573,24 @@ def test_json_bodies_nested_too_deeply_are_malformed_not_a_crash(depth: int) -> 
     error = error_of("dynamodb", json_request("DynamoDB_20120810.PutItem", body))
     assert (error.code, error.status) == ("SerializationException", 400)
 
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        rb'{"TableName": "t\ud800"}',
+        rb'{"TableName": "t", "ExclusiveStartKey": {"k\uDFFF": {"S": "x"}}}',
+        rb'{"TableName": "t", "ExclusiveStartKey": {"k": {"S": "\udc00\ud800"}}}',
+    ],
+)
+def test_json_lone_surrogate_escapes_are_serialization_exceptions(body: bytes) -> None:
+    # json.loads accepts "\ud800"; the str it yields cannot be encoded as UTF-8 later (a 500).
+    error = error_of("dynamodb", json_request("DynamoDB_20120810.Scan", body))
+    assert (error.code, error.status) == ("SerializationException", 400)
+
+
+def test_json_surrogate_pairs_are_one_character() -> None:
+    body = rb'{"TableName": "t\ud83d\ude00", "Segment": 1}'
+    parser = parser_for("dynamodb")
+    request = json_request("DynamoDB_20120810.Scan", body)
+    assert parser.parse(request, parser.operation(request))["TableName"] == "t\U0001f600"

@@ -6,6 +6,7 @@ https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from freehold.protocol.errors import ServiceError
@@ -25,6 +26,8 @@ TIMEOUT_MAX = 900
 MEMORY_MIN, MEMORY_MAX = 128, 10240
 EPHEMERAL_MIN, EPHEMERAL_MAX = 512, 10240
 TAIL_BYTES = 4096
+# The API model's pattern for a variable name: a letter, then one or more letters, digits, `_`.
+ENVIRONMENT_NAME = re.compile(r"[a-zA-Z]([a-zA-Z0-9_])+")
 
 
 def request_too_large(operation: str, limit: int) -> ServiceError:
@@ -49,6 +52,14 @@ def check_unzipped_size(size: int) -> None:
 def check_environment(environment: dict[str, Any] | None) -> None:
     """AWS measures the JSON of the variables map (without spaces) against 4 KB."""
     variables = (environment or {}).get("Variables") or {}
+    if any(ENVIRONMENT_NAME.fullmatch(key) is None for key in variables):
+        # The map is sensitive: coral's message names neither the bad key nor its value.
+        raise ServiceError(
+            "ValidationException",
+            "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: "
+            "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: "
+            "[a-zA-Z]([a-zA-Z0-9_])+]",
+        )
     measured = json.dumps(variables, separators=(",", ":"))
     if len(measured.encode()) > ENVIRONMENT_MAX:
         raise ServiceError(

@@ -217,11 +217,17 @@ def _compare(op: str, kind: str, value: str, pattern: str) -> Callable[[Any], bo
     return lambda found: found is not _MISSING and not equal(found)
 
 
+# Parentheses a JSON pattern may nest: the parser recurses per level, so unbounded nesting
+# would overflow Python's stack (a 500); deeper patterns are refused as invalid.
+MAX_JSON_NESTING = 50
+
+
 class _JsonParser:
     def __init__(self, tokens: list[tuple[str, str]], pattern: str) -> None:
         self.tokens = tokens
         self.pattern = pattern
         self.index = 0
+        self.depth = 0
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
@@ -250,7 +256,11 @@ class _JsonParser:
     def primary(self) -> Callable[[Any], bool]:
         kind, text = self.take()
         if (kind, text) == ("op", "("):
+            self.depth += 1
+            if self.depth > MAX_JSON_NESTING:
+                raise _bad(self.pattern, "parentheses nested too deeply")
             inner = self.expression()
+            self.depth -= 1
             if self.take() != ("op", ")"):
                 raise _bad(self.pattern, "unbalanced parentheses")
             return inner

@@ -45,6 +45,7 @@ from freehold.services.s3.models import (
     quote_etag,
     to_datetime,
 )
+from freehold.state.blobs import BlobNotFound
 
 # Bodies up to this size are returned as bytes; larger ones stream from the blob store.
 INLINE_READ = 256 * 1024
@@ -61,6 +62,8 @@ DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 _VERSION_ID = re.compile(r"[A-Za-z0-9._\-]{1,1024}")
 MAX_DELETE_KEYS = 1000
 MAX_OBJECT_TAGS = 10
+# Reads of an object whose blob an overwrite deleted under them start over this many times.
+READ_ATTEMPTS = 3
 
 
 def object_attributes(params: Params) -> dict[str, Any]:
@@ -193,6 +196,18 @@ class ObjectOperations(S3Core):
         return byte_range.start, byte_range.end
 
     def get_object(self, ctx: RequestContext, params: Params) -> Params:
+        attempts = READ_ATTEMPTS
+        while True:
+            try:
+                return self._get_object_once(ctx, params)
+            except BlobNotFound:
+                # An overwrite committed between reading the row and opening its blob, and
+                # deleted the old blob: read again, and see the new version (as on AWS).
+                attempts -= 1
+                if attempts <= 0:
+                    raise
+
+    def _get_object_once(self, ctx: RequestContext, params: Params) -> Params:
         bucket, obj = self.readable(ctx, params, head=False)
         out = describe(obj, bucket, params)
         span = self._read_plan(obj, params, out)
@@ -384,6 +399,18 @@ class ObjectOperations(S3Core):
         return bucket, obj
 
     def copy_object(self, ctx: RequestContext, params: Params) -> Params:
+        attempts = READ_ATTEMPTS
+        while True:
+            try:
+                return self._copy_object_once(ctx, params)
+            except BlobNotFound:
+                # The source was overwritten (its old blob deleted) while being read: nothing
+                # was committed yet, so copy again from the source's new version.
+                attempts -= 1
+                if attempts <= 0:
+                    raise
+
+    def _copy_object_once(self, ctx: RequestContext, params: Params) -> Params:
         bucket = self.bucket_of(ctx, params["Bucket"])
         key = params["Key"]
         check_key(key)

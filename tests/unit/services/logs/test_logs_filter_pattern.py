@@ -94,3 +94,13 @@ def test_malformed_patterns_are_invalid_parameter(pattern: str) -> None:
     with pytest.raises(ServiceError) as exc:
         compile_pattern(pattern)
     assert exc.value.code == "InvalidParameterException"
+
+
+def test_deeply_nested_json_pattern_is_invalid_not_a_crash() -> None:
+    with pytest.raises(ServiceError) as exc:
+        compile_pattern("{" + "(" * 500 + "$.a = 1" + ")" * 500 + "}")
+    assert exc.value.code == "InvalidParameterException"
+    assert "nested too deeply" in exc.value.message
+    # Nesting within the bound still compiles and matches.
+    pattern = compile_pattern("{" + "(" * 50 + "$.a = 1" + ")" * 50 + "}")
+    assert pattern.matches(json.dumps({"a": 1})) and not pattern.matches(json.dumps({"a": 2}))

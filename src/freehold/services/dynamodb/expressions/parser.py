@@ -50,6 +50,13 @@ CONDITION_FUNCTIONS = {
 }
 UPDATE_FUNCTIONS = {"if_not_exists": 2, "list_append": 2}
 MAX_LIST_INDEX = 2**31 - 1
+# DynamoDB's documented expression limits: 4 KB per expression string, 300 operators or
+# functions per expression. Nesting is bounded too (this parser and the tree walkers after it
+# recurse once or more per level; unbounded depth would overflow Python's stack).
+MAX_EXPRESSION_BYTES = 4096
+MAX_OPERATORS = 300
+MAX_NESTING = 50
+_COUNTED_WORDS = frozenset({"AND", "OR", "NOT", "BETWEEN", "IN"})
 
 
 def expression_error(kind: str, detail: str) -> ServiceError:
@@ -64,8 +71,43 @@ class Parser:
         self.kind = kind
         if not source.strip():
             raise expression_error(kind, "The expression can not be empty;")
+        size = len(source.encode("utf-8", errors="replace"))
+        if size > MAX_EXPRESSION_BYTES:
+            raise expression_error(kind, f"Expression size has exceeded the maximum allowed size; expression size: {size}")
         self.tokens = tokenize(source)
         self.index = 0
+        self.check_limits()
+
+    def check_limits(self) -> None:
+        """Operators/functions and parenthesis nesting, counted on the tokens before parsing."""
+        operators = depth = deepest = 0
+        in_between = False
+        tokens = self.tokens
+        for position, token in enumerate(tokens):
+            if token.kind == "punct":
+                if token.text == "(":
+                    depth += 1
+                    deepest = max(deepest, depth)
+                elif token.text == ")":
+                    depth = max(depth - 1, 0)
+                elif token.text in COMPARATORS:
+                    # `SET a = v` assigns; only a condition's `=` compares.
+                    operators += self.kind != "UpdateExpression" or token.text != "="
+                elif token.text in ("+", "-"):
+                    operators += 1
+            elif token.kind == "ident":
+                word = token.text.upper()
+                if word == "AND" and in_between:
+                    in_between = False  # the AND of `BETWEEN low AND high` is part of BETWEEN
+                elif word in _COUNTED_WORDS and self.kind != "UpdateExpression":
+                    operators += 1
+                    in_between = in_between or word == "BETWEEN"
+                elif tokens[position + 1].is_punct("("):
+                    operators += 1  # a function call
+        if operators > MAX_OPERATORS:
+            self.fail(f"The expression contains too many operators; operator count: {operators}")
+        if deepest > MAX_NESTING:
+            self.fail(f"The expression has too many nested parentheses; nesting depth: {deepest}")
 
     # -- cursor ---------------------------------------------------------------------------
     @property

@@ -101,7 +101,11 @@ class _Resolver:
             return tuple(self.visit(item) for item in node)
         if not is_dataclass(node) or isinstance(node, type):
             return node
-        changes = {f.name: self.visit(getattr(node, f.name)) for f in fields(node)}
+        # A plain loop, not a comprehension: one stack frame per tree level (expressions nest
+        # up to the parser's operator and parenthesis limits; see parser.MAX_NESTING).
+        changes: dict[str, Any] = {}
+        for field in fields(node):
+            changes[field.name] = self.visit(getattr(node, field.name))
         resolved = replace(node, **changes)
         self.check(resolved)
         return resolved
