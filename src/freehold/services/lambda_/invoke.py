@@ -24,11 +24,12 @@ from freehold.protocol.errors import ServiceError
 from freehold.services.base import Params
 from freehold.services.lambda_ import limits
 from freehold.services.lambda_.logs import LogBatch, LogShipper, service_context
-from freehold.services.lambda_.lookup import LambdaBase, function_not_found
+from freehold.services.lambda_.lookup import LambdaBase, function_not_found, update_in_progress
 from freehold.services.lambda_.models import FunctionVersion
 from freehold.services.lambda_.names import LATEST, FunctionRef, function_arn
 from freehold.services.lambda_.store import QueuedInvocation
 from freehold.services.lambda_.workers import THROTTLE_DELAY, AsyncInvoker, retry_delay
+from freehold.state.blobs import BlobNotFound
 
 if TYPE_CHECKING:
     from freehold.runtime.executor import Executor
@@ -137,6 +138,22 @@ class InvokeOps(LambdaBase):
             log_group=version.log_group_name, owner=owner, reserved_concurrency=reserved,
         )
 
+    def _prepared(self, version: FunctionVersion, reserved: int | None) -> tuple[FunctionVersion, FunctionSpec]:
+        """The version to run and its spec, its package unpacked. $LATEST may have been replaced
+        (and its old package deleted) between resolving it and getting here: the invocation then
+        runs the current $LATEST, as one arriving a moment later would; should that race again,
+        it gets AWS's update-in-progress conflict, never a server error."""
+        try:
+            return version, self._spec(version, reserved)
+        except BlobNotFound:
+            current = self.store.get_version(version.account_id, version.region, version.name, version.version)
+            if current is not None and current.code.blob_key != version.code.blob_key:
+                try:
+                    return current, self._spec(current, reserved)
+                except BlobNotFound:
+                    pass
+        raise update_in_progress(function_arn(version.region, version.account_id, version.name))
+
     def run_version(self, version: FunctionVersion, payload: bytes, invoked_arn: str, request_id: str,
                     client_context: str | None = None) -> InvocationResult:
         """Run one invocation now; TooManyRequestsException when throttled."""
@@ -147,7 +164,7 @@ class InvokeOps(LambdaBase):
         reserved = row.reserved_concurrency if row else None
         if reserved == 0:
             raise throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
-        spec = self._spec(version, reserved)
+        version, spec = self._prepared(version, reserved)
         invocation = Invocation(spec, request_id, payload or b"{}", invoked_arn, trace_id(), client_context)
         try:
             result = self.executor.invoke(invocation)

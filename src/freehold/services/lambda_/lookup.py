@@ -32,6 +32,29 @@ def check_revision(current: str, expected: str | None) -> None:
         )
 
 
+def update_in_progress(function_arn: str) -> ServiceError:
+    """AWS's answer to a change racing another change of the same function."""
+    return ServiceError(
+        "ResourceConflictException",
+        f"The operation cannot be performed at this time. An update is in progress for resource: {function_arn}",
+        409, fields={"Type": "User"},
+    )
+
+
+def lost_race(function_arn: str, expected: str | None) -> ServiceError:
+    """The error when $LATEST changed between reading it and writing it back: with a RevisionId
+    the caller asked for that revision (412 PreconditionFailed); without one, AWS reports the
+    concurrent update (409 ResourceConflictException)."""
+    if expected is not None:
+        return ServiceError(
+            "PreconditionFailedException",
+            "The Revision Id provided does not match the latest Revision Id. "
+            "Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+            412, fields={"Type": "User"},
+        )
+    return update_in_progress(function_arn)
+
+
 class LambdaBase(Provider):
     """State and lookups shared by the provider's operation groups."""
 

@@ -13,7 +13,7 @@ from freehold.services.base import Params, ServiceRuntime
 from freehold.services.lambda_ import code as code_packages
 from freehold.services.lambda_ import limits
 from freehold.services.lambda_.invoke import InvokeOps
-from freehold.services.lambda_.lookup import check_revision, function_not_found
+from freehold.services.lambda_.lookup import check_revision, function_not_found, lost_race
 from freehold.services.lambda_.models import (
     CodePackage,
     FunctionVersion,
@@ -26,6 +26,7 @@ from freehold.services.lambda_.names import LATEST, check_new_function_name, par
 from freehold.services.lambda_.permissions import PermissionOps
 from freehold.services.lambda_.pollers import PollerOps
 from freehold.services.lambda_.versions import VersionOps
+from freehold.state.blobs import BlobNotFound
 
 MAX_ITEMS_DEFAULT = 50
 
@@ -103,16 +104,14 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, InvokeOps):
                             params["Handler"], package),
             params,
         )
-        if not self.store.create_function(latest, dict(params.get("Tags") or {})):
+        if not self.store.create_function(latest, dict(params.get("Tags") or {}), bool(params.get("Publish"))):
             self.blobs.delete(package.blob_key)
             raise ServiceError("ResourceConflictException", f"Function already exist: {name}", 409,
                                fields={"Type": "User"})
-        if params.get("Publish"):
-            self.store.publish(latest, None)
         # The package is unpacked before answering, so the function is Active as soon as a
         # client polls; the answer itself reports the Pending state AWS reports at creation
         # (the function_active waiters then see Active on their first poll).
-        self.code_trees.ensure(package.blob_key, self.sandbox_owner(latest))
+        self._unpack(latest)
         output = latest.configuration()
         output.update(State="Pending", StateReason="The function is being created.", StateReasonCode="Creating")
         return output
@@ -171,13 +170,15 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, InvokeOps):
             self.blobs.delete(package.blob_key)
             return latest.configuration()
         updated = _updated(latest, code=package)
-        if not self.store.replace_latest(updated, latest.revision_id):
+        change = self.store.replace_latest(updated, latest.revision_id, publish=bool(params.get("Publish")))
+        if change is None:
             self.blobs.delete(package.blob_key)
-            check_revision("", latest.revision_id)
-        self._forget_code(latest.code.blob_key)
-        self.code_trees.ensure(package.blob_key, self.sandbox_owner(updated))
-        if params.get("Publish"):
-            return self.store.publish(updated, None).configuration()
+            self.latest(ref)  # deleted meanwhile: its 404, not a conflict
+            raise lost_race(ref.arn, params.get("RevisionId"))
+        self._forget_code(change.orphans)
+        self._unpack(updated)
+        if change.published is not None:
+            return change.published.configuration()
         output = updated.configuration()
         output.update(LastUpdateStatus="InProgress", LastUpdateStatusReason="The function is being created.",
                       LastUpdateStatusReasonCode="Creating")
@@ -190,8 +191,11 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, InvokeOps):
         if params.get("Role"):
             self.check_role(ctx, params["Role"])
         updated = _updated(apply_configuration(latest, params))
-        if not self.store.replace_latest(updated, latest.revision_id):
-            check_revision("", latest.revision_id)
+        change = self.store.replace_latest(updated, latest.revision_id)
+        if change is None:
+            self.latest(ref)  # deleted meanwhile: its 404, not a conflict
+            raise lost_race(ref.arn, params.get("RevisionId"))
+        self._forget_code(change.orphans)  # none: the code is unchanged
         output = updated.configuration()
         output.update(LastUpdateStatus="InProgress")
         return output
@@ -221,16 +225,25 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, InvokeOps):
         else:
             orphans = self.store.delete_function(ref.account_id, ref.region, ref.name)
             self.forget_function(ref.arn)
-        for blob in orphans:
-            self._forget_code(blob)
+        self._forget_code(orphans)
         return {}
 
-    def _forget_code(self, blob_key: str) -> None:
-        """Drop a package's blob and unpacked tree once no version uses it."""
-        if self.store.blob_in_use(blob_key):
-            return
-        self.blobs.delete(blob_key)
-        self.code_trees.remove(blob_key)
+    def _forget_code(self, orphans: list[str]) -> None:
+        """Drop packages' blobs and unpacked trees. The store decided, in the transaction that
+        removed the last reference, that no version uses them; none can use them again (a
+        version only copies the blob $LATEST holds), so this runs after the commit."""
+        for blob_key in orphans:
+            self.blobs.delete(blob_key)
+            self.code_trees.remove(blob_key)
+
+    def _unpack(self, version: FunctionVersion) -> None:
+        """Unpack a version's package ahead of its first invocation. A concurrent update may
+        already have replaced this $LATEST and deleted its package: then there is nothing left
+        to prepare (invocations unpack the code they run on first use anyway)."""
+        try:
+            self.code_trees.ensure(version.code.blob_key, self.sandbox_owner(version))
+        except BlobNotFound:
+            pass
 
     # -- tags --------------------------------------------------------------------------------------
     def _tagged(self, ctx: RequestContext, arn: str) -> tuple[Any, dict[str, str]]:

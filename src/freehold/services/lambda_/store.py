@@ -74,6 +74,15 @@ class FunctionRow:
 
 
 @dataclass
+class LatestChange:
+    """What replacing $LATEST did: the version it published (if asked), and the code blobs no
+    version references any more (to delete once the transaction has committed)."""
+
+    published: FunctionVersion | None
+    orphans: list[str]
+
+
+@dataclass
 class QueuedInvocation:
     id: str
     account_id: str
@@ -94,8 +103,9 @@ class LambdaStore:
         self.db.migrate("lambda", MIGRATIONS)
 
     # -- functions and versions ---------------------------------------------------------------
-    def create_function(self, latest: FunctionVersion, tags: dict[str, str]) -> bool:
-        """Insert a new function with its $LATEST; False if the name is taken."""
+    def create_function(self, latest: FunctionVersion, tags: dict[str, str], publish: bool = False) -> bool:
+        """Insert a new function with its $LATEST (and version 1 with `publish`, in the same
+        transaction); False if the name is taken."""
         try:
             with self.db.transaction() as tx:
                 tx.execute(
@@ -104,6 +114,8 @@ class LambdaStore:
                     (latest.account_id, latest.region, latest.name, json.dumps(tags), time.time()),
                 )
                 self._put_version(tx, latest)
+                if publish:
+                    self._publish(tx, latest, None)
         except IntegrityError:
             return False
         return True
@@ -122,17 +134,36 @@ class LambdaStore:
         with self.db.transaction() as tx:
             self._put_version(tx, version)
 
-    def replace_latest(self, latest: FunctionVersion, expected_revision: str) -> bool:
-        """Write $LATEST if its stored RevisionId is still `expected_revision` (optimistic)."""
+    def _locked_latest(self, tx: Transaction, account_id: str, region: str, name: str) -> FunctionVersion | None:
+        """$LATEST, its row locked until the transaction ends. Every change of $LATEST and every
+        publish takes this lock first (then the function row), so they serialize, and a version
+        can only copy the code blob $LATEST references at that moment."""
+        row = tx.query_one(
+            "SELECT config FROM lambda_versions WHERE account_id = ? AND region = ? AND name = ? "
+            "AND number = 0 FOR UPDATE", (account_id, region, name),
+        )
+        return FunctionVersion.from_json(row[0]) if row else None
+
+    def replace_latest(self, latest: FunctionVersion, expected_revision: str,
+                       publish: bool = False) -> LatestChange | None:
+        """Write $LATEST if its stored RevisionId is still `expected_revision` (optimistic), and
+        with `publish` number a version of it in the same transaction; None if $LATEST changed
+        (or the function is gone) meanwhile.
+
+        The code blob $LATEST used before is reported as an orphan when no version references
+        it any more, decided inside this transaction: a concurrent PublishVersion either
+        committed its copy before (and the blob is kept) or runs after, from the new $LATEST.
+        Once unreferenced a blob is never referenced again, so the caller may delete it after
+        the commit."""
         with self.db.transaction() as tx:
-            row = tx.query_one(
-                "SELECT config FROM lambda_versions WHERE account_id = ? AND region = ? AND name = ? "
-                "AND number = 0 FOR UPDATE", (latest.account_id, latest.region, latest.name),
-            )
-            if row is None or FunctionVersion.from_json(row[0]).revision_id != expected_revision:
-                return False
+            current = self._locked_latest(tx, latest.account_id, latest.region, latest.name)
+            if current is None or current.revision_id != expected_revision:
+                return None
             self._put_version(tx, latest)
-        return True
+            published = self._publish(tx, latest, None) if publish else None
+            old_blob = current.code.blob_key
+            orphans = [] if self._blob_used(tx, old_blob) else [old_blob]
+        return LatestChange(published, orphans)
 
     def get_version(self, account_id: str, region: str, name: str, version: str) -> FunctionVersion | None:
         row = self.db.query_one(
@@ -180,21 +211,39 @@ class LambdaStore:
             (*values, account_id, region, name),
         ) == 1
 
-    def publish(self, latest: FunctionVersion, description: str | None) -> FunctionVersion:
-        """Number and store a new version from $LATEST, atomically with the version counter."""
+    def publish(self, account_id: str, region: str, name: str, expected_revision: str | None,
+                description: str | None) -> FunctionVersion | None:
+        """Publish $LATEST as stored now (locked), numbered atomically with the version counter;
+        None if `expected_revision` is given and $LATEST's RevisionId is no longer that, or the
+        function is gone. An unchanged $LATEST (its revision already published as the newest
+        version) gives back that version, as AWS does."""
         with self.db.transaction() as tx:
-            row = tx.query_one(
-                "SELECT next_version FROM lambda_functions WHERE account_id = ? AND region = ? AND name = ? "
-                "FOR UPDATE", (latest.account_id, latest.region, latest.name),
+            latest = self._locked_latest(tx, account_id, region, name)
+            if latest is None or (expected_revision is not None and latest.revision_id != expected_revision):
+                return None
+            newest = tx.query_one(
+                "SELECT config FROM lambda_versions WHERE account_id = ? AND region = ? AND name = ? "
+                "AND number > 0 ORDER BY number DESC LIMIT 1", (account_id, region, name),
             )
-            assert row is not None
-            number = int(row[0])
-            tx.execute(
-                "UPDATE lambda_functions SET next_version = ? WHERE account_id = ? AND region = ? AND name = ?",
-                (number + 1, latest.account_id, latest.region, latest.name),
-            )
-            version = latest.published(str(number), description)
-            self._put_version(tx, version)
+            if newest is not None:
+                version = FunctionVersion.from_json(newest[0])
+                if version.source_revision == latest.revision_id:
+                    return version
+            return self._publish(tx, latest, description)
+
+    def _publish(self, tx: Transaction, latest: FunctionVersion, description: str | None) -> FunctionVersion:
+        row = tx.query_one(
+            "SELECT next_version FROM lambda_functions WHERE account_id = ? AND region = ? AND name = ? "
+            "FOR UPDATE", (latest.account_id, latest.region, latest.name),
+        )
+        assert row is not None
+        number = int(row[0])
+        tx.execute(
+            "UPDATE lambda_functions SET next_version = ? WHERE account_id = ? AND region = ? AND name = ?",
+            (number + 1, latest.account_id, latest.region, latest.name),
+        )
+        version = latest.published(str(number), description)
+        self._put_version(tx, version)
         return version
 
     def delete_function(self, account_id: str, region: str, name: str) -> list[str]:
@@ -228,9 +277,6 @@ class LambdaStore:
     @staticmethod
     def _blob_used(tx: Transaction, blob: str) -> bool:
         return tx.query_one("SELECT 1 FROM lambda_versions WHERE code_blob = ?", (blob,)) is not None
-
-    def blob_in_use(self, blob: str) -> bool:
-        return self.db.query_one("SELECT 1 FROM lambda_versions WHERE code_blob = ?", (blob,)) is not None
 
     def account_usage(self, account_id: str, region: str) -> tuple[int, int, int]:
         """(function count, total code size, sum of reserved concurrency) in a region."""

@@ -12,7 +12,7 @@ from typing import Any
 from freehold.gateway.context import RequestContext
 from freehold.protocol.errors import ServiceError
 from freehold.services.base import Params
-from freehold.services.lambda_.lookup import LambdaBase, check_revision, function_not_found
+from freehold.services.lambda_.lookup import LambdaBase, check_revision, function_not_found, lost_race
 from freehold.services.lambda_.models import new_revision
 from freehold.services.lambda_.names import LATEST, FunctionRef, check_alias_name, function_arn
 
@@ -40,12 +40,14 @@ class VersionOps(LambdaBase):
                 f"CodeSHA256 ({params['CodeSha256']}) is different from current CodeSHA256 in $LATEST "
                 f"({latest.code.sha256}). Please try again with the current CodeSHA256.",
             )
-        # Publishing an unchanged $LATEST (code and configuration) returns the newest version.
-        versions = self.store.list_versions(ref.account_id, ref.region, ref.name)
-        published = [v for v in versions if v.version != LATEST]
-        if published and published[-1].source_revision == latest.revision_id:
-            return published[-1].configuration()
-        return self.store.publish(latest, params.get("Description")).configuration()
+        # Published from $LATEST as it is when the version is numbered, and only if it is still
+        # the revision checked above (a concurrent UpdateFunctionCode must not slip in).
+        published = self.store.publish(ref.account_id, ref.region, ref.name, latest.revision_id,
+                                       params.get("Description"))
+        if published is None:
+            self.latest(ref)  # deleted meanwhile: its 404, not a conflict
+            raise lost_race(ref.arn, params.get("RevisionId"))
+        return published.configuration()
 
     def list_versions_by_function(self, ctx: RequestContext, params: Params) -> Params:
         ref = self.ref(ctx, params)
