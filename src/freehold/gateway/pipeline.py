@@ -25,7 +25,9 @@ from typing import Any
 
 from freehold.gateway import identity, presigned, routing, sigv4
 from freehold.gateway.context import RequestContext
-from freehold.gateway.request_body import ClientDisconnected, incomplete_body, read_whole
+from freehold.gateway.request_body import (
+    MAX_BODY_BYTES, ClientDisconnected, body_cap, check_declared, incomplete_body, read_whole, too_large,
+)
 from freehold.gateway.node import Node
 from freehold.protocol.chunked_stream import AwsChunkedStream
 from freehold.protocol.errors import ServiceError, internal_error, not_implemented
@@ -102,7 +104,7 @@ async def serve_web(node: Node, ctx: RequestContext) -> HttpResponse | None:
     if handler is None:
         return None
     if ctx.request.stream is not None and request.method == "POST":
-        await _read_whole(ctx)
+        await _read_whole(ctx, MAX_BODY_BYTES)  # S3 browser uploads: objects up to 5 GB
     response: HttpResponse | None = await handler(ctx)
     return response
 
@@ -151,17 +153,26 @@ async def receive_form(ctx: RequestContext) -> None:
     """A form post's body, read before routing: its `Action` names query-protocol operations."""
     content_type = (ctx.request.headers.get("content-type") or "").lower()
     if ctx.request.stream is not None and "x-www-form-urlencoded" in content_type:
-        await _read_whole(ctx)
+        # The service is not known yet: a POST form is a query-protocol call (its service's cap
+        # is checked once known, in receive_body); any other may be an S3 object upload.
+        limit = body_cap(None) if ctx.request.method == "POST" else MAX_BODY_BYTES
+        check_declared(ctx.request.headers, limit)
+        await _read_whole(ctx, limit)
 
 
 async def receive_body(ctx: RequestContext) -> None:
     """The body, read whole unless the operation streams its payload (then decoded on the fly
-    when it is aws-chunked, and left for the parser to hand to the provider)."""
+    when it is aws-chunked, and left for the parser to hand to the provider). A body read whole
+    is capped at its service's maximum request size, refused unread when Content-Length says so."""
     request = ctx.request
+    limit = body_cap(ctx.service, ctx.operation.name if ctx.operation is not None else None)
     if request.stream is None:
+        if len(request.body) > limit:  # a form read before the service was known
+            raise too_large(limit)
         return
     if ctx.service not in STREAMED_SERVICES or ctx.operation is None or not ctx.operation.has_streaming_input:
-        await _read_whole(ctx)
+        check_declared(request.headers, limit)
+        await _read_whole(ctx, limit)
         return
     if is_aws_chunked(request):
         declared = request.headers.get("x-amz-decoded-content-length")
@@ -169,9 +180,9 @@ async def receive_body(ctx: RequestContext) -> None:
         _set_stream(ctx, AwsChunkedStream(request.stream, length))
 
 
-async def _read_whole(ctx: RequestContext) -> None:
+async def _read_whole(ctx: RequestContext, limit: int) -> None:
     assert ctx.request.stream is not None
-    body = await read_whole(ctx.request.stream)
+    body = await read_whole(ctx.request.stream, limit)
     for request in (ctx.request, ctx.received):
         if request is not None:
             request.body, request.stream = body, None

@@ -1,44 +1,12 @@
-"""Fixtures of the Lambda tests: a role Lambda may assume, and deployment packages built here."""
+"""Fixtures of the Lambda tests: a client and a role Lambda may assume (helpers: lambda_helpers.py)."""
 
 from __future__ import annotations
 
-import io
-import json
-import uuid
-import zipfile
 from typing import Any
 
 import pytest
 
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def make_zip(files: dict[str, str | bytes], executable: tuple[str, ...] = ()) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in files.items():
-            info = zipfile.ZipInfo(name)
-            info.external_attr = (0o755 if name in executable else 0o644) << 16
-            archive.writestr(info, content)
-    return buffer.getvalue()
-
-
-def error_of(excinfo: Any) -> tuple[str, str, int]:
-    response = excinfo.value.response
-    return response["Error"]["Code"], response["Error"]["Message"], response["ResponseMetadata"]["HTTPStatusCode"]
-
-
-ECHO_PY = make_zip({"app.py": "def handler(event, context):\n    return {'event': event}\n"})
-
-
-def create_role(server: Any) -> str:
-    iam = server.client("iam")
-    return str(iam.create_role(RoleName=unique("lambda-role"), AssumeRolePolicyDocument=TRUST)["Role"]["Arn"])
+from lambda_helpers import create_role
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +17,3 @@ def lam(freehold: Any) -> Any:
 @pytest.fixture(scope="module")
 def role(freehold: Any) -> str:
     return create_role(freehold)
-
-
-def create_function(lam: Any, role: str, zip_bytes: bytes = ECHO_PY, runtime: str = "python3.11",
-                    handler: str = "app.handler", **extra: Any) -> str:
-    name = extra.pop("FunctionName", None) or unique("fn")
-    lam.create_function(FunctionName=name, Runtime=runtime, Role=role, Handler=handler,
-                        Code={"ZipFile": zip_bytes}, **extra)
-    return name

@@ -16,7 +16,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import create_function, make_zip
+from lambda_helpers import create_function, make_zip
 
 CALLS = 40
 THREADS = 8

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ECHO_PY, create_function, error_of, make_zip, unique
+from lambda_helpers import ECHO_PY, create_function, error_of, make_zip, unique
 
 ACCOUNT = "000000000000"
 

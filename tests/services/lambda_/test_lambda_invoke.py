@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import create_function, create_role, error_of, make_zip, unique
+from lambda_helpers import create_function, create_role, error_of, make_zip, unique
 from support.server import ROOT, FreeholdServer
 
 PY_APP = make_zip({"app.py": '''

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import create_function, create_role, make_zip, unique
+from lambda_helpers import create_function, create_role, make_zip, unique
 from support.server import FreeholdServer
 
 VICTIM_PY = make_zip({"app.py": '''
