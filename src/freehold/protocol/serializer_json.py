@@ -28,10 +28,10 @@ from freehold.protocol.serializer_eventstream import EventStreamEncoder
 from freehold.protocol.serializer_rest import (
     body_values,
     payload_member,
-    raw_payload_content_type,
     write_non_body_members,
+    write_unstructured_payload,
 )
-from freehold.protocol.serializer_values import EPOCH, b64, format_timestamp, streaming_body, timestamp_format
+from freehold.protocol.serializer_values import EPOCH, b64, format_timestamp, timestamp_format
 
 
 def _json_number(value: Any) -> Any:
@@ -250,18 +250,11 @@ class RestJsonSerializer(_JsonFamily):
         value = values.get(name)
         if value is None:
             return
-        if member.serialization.get("eventstream"):
-            encoder = EventStreamEncoder(member, self.content_type, self._event_payload)
-            response.headers.set("Content-Type", EVENT_STREAM_TYPE)
-            response.body = encoder.body(value)
-        elif member.type_name in ("blob", "string"):
-            if "Content-Type" not in response.headers:
-                response.headers.set("Content-Type", raw_payload_content_type(member))
-            response.body = streaming_body(value)
-        else:
-            if "Content-Type" not in response.headers:
-                response.headers.set("Content-Type", self.content_type)
-            response.body = dumps(to_json(member, value))
+        if write_unstructured_payload(response, member, value, self.content_type, self._event_payload):
+            return
+        if "Content-Type" not in response.headers:
+            response.headers.set("Content-Type", self.content_type)
+        response.body = dumps(to_json(member, value))
 
     def _event_payload(self, shape: Any, value: dict[str, Any], name: str) -> bytes:
         return dumps(to_json(shape, value))

@@ -12,10 +12,17 @@ import base64
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from freehold.protocol.http import HttpResponse
-from freehold.protocol.serializer_values import RFC822, b64, format_timestamp, timestamp_format
+from freehold.protocol.serializer_values import (
+    RFC822,
+    b64,
+    format_timestamp,
+    streaming_body,
+    timestamp_format,
+)
 
 _PLAIN_HEADER_VALUE = re.compile(r"[\x20-\x7e\t]*")
 
@@ -103,3 +110,24 @@ def payload_member(shape: Any) -> tuple[str, Any] | None:
 def raw_payload_content_type(member: Any) -> str:
     """Content-Type of a raw blob/string payload when no modelled header sets one."""
     return "application/octet-stream" if member.type_name == "blob" else "text/plain; charset=utf-8"
+
+
+def write_unstructured_payload(
+    response: HttpResponse, member: Any, value: Any, content_type: str,
+    event_payload: Callable[[Any, dict[str, Any], str], bytes],
+) -> bool:
+    """Write an event-stream or raw (blob/string) payload member, which every REST protocol
+    writes the same way; False when the payload is a structure, for the protocol to write."""
+    from freehold.protocol.serializer_eventstream import CONTENT_TYPE as EVENT_STREAM_TYPE
+    from freehold.protocol.serializer_eventstream import EventStreamEncoder
+
+    if member.serialization.get("eventstream"):
+        response.headers.set("Content-Type", EVENT_STREAM_TYPE)
+        response.body = EventStreamEncoder(member, content_type, event_payload).body(value)
+        return True
+    if member.type_name in ("blob", "string"):
+        if "Content-Type" not in response.headers:
+            response.headers.set("Content-Type", raw_payload_content_type(member))
+        response.body = streaming_body(value)
+        return True
+    return False

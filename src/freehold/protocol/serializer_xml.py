@@ -20,16 +20,13 @@ from freehold.protocol.errors import ServiceError
 from freehold.protocol.http import Headers, HttpResponse
 from freehold.protocol.serializer_base import ResponseSerializer, output_members
 from freehold.protocol.serializer_errors import ResolvedError
-from freehold.protocol.serializer_eventstream import CONTENT_TYPE as EVENT_STREAM_TYPE
-from freehold.protocol.serializer_eventstream import EventStreamEncoder
 from freehold.protocol.serializer_rest import (
     body_values,
     has_body_members,
     payload_member,
-    raw_payload_content_type,
     write_non_body_members,
+    write_unstructured_payload,
 )
-from freehold.protocol.serializer_values import streaming_body
 from freehold.protocol.serializer_xmlwriter import (
     LegacyNames,
     XmlWriter,
@@ -211,20 +208,13 @@ class RestXmlSerializer(_XmlSerializer):
         name, member = payload
         if value is None:
             return
-        if member.serialization.get("eventstream"):
-            encoder = EventStreamEncoder(member, self.content_type, self._event_payload)
-            response.headers.set("Content-Type", EVENT_STREAM_TYPE)
-            response.body = encoder.body(value)
-        elif member.type_name in ("blob", "string"):
-            if "Content-Type" not in response.headers:
-                response.headers.set("Content-Type", raw_payload_content_type(member))
-            response.body = streaming_body(value)
-        else:
-            root = member.serialization.get("name", name)
-            extra = "" if member.serialization.get("xmlNamespace") else namespace_attr(self.namespace)
-            out: list[str] = []
-            self.writer.element(out, root, member, value, extra)
-            self._set_document(response, "".join(out))
+        if write_unstructured_payload(response, member, value, self.content_type, self._event_payload):
+            return
+        root = member.serialization.get("name", name)
+        extra = "" if member.serialization.get("xmlNamespace") else namespace_attr(self.namespace)
+        out: list[str] = []
+        self.writer.element(out, root, member, value, extra)
+        self._set_document(response, "".join(out))
 
     def _event_payload(self, shape: Any, value: dict[str, Any], name: str) -> bytes:
         out: list[str] = []

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import json
+import logging
 import os
 import threading
 import time
@@ -34,6 +35,9 @@ from freehold.state.blobs import BlobNotFound
 if TYPE_CHECKING:
     from freehold.runtime.executor import Executor
     from freehold.runtime.seam import FunctionSpec, InvocationResult
+
+
+log = logging.getLogger("freehold.lambda")
 
 DEFAULT_RETRIES = 2
 DEFAULT_EVENT_AGE = 21600
@@ -115,7 +119,11 @@ class InvokeOps(LambdaBase):
         try:
             answer = self.call("sts", ctx, "AssumeRole", {"RoleArn": role, "RoleSessionName": spec.name[:64]})
         except ServiceError:
-            return {}  # the role is gone: the function runs without credentials, as AWS would fail
+            # The role can no longer be assumed (deleted, or its trust changed). The handler
+            # still runs, with no credentials: its own SDK calls fail with missing credentials.
+            # Known gap: AWS fails such invocations itself once its cached credentials expire.
+            log.warning("lambda: cannot assume %s for %s; running without credentials", role, spec.name)
+            return {}
         creds = answer["Credentials"]
         env = {"AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
                "AWS_SESSION_TOKEN": creds["SessionToken"]}
