@@ -41,9 +41,10 @@ a statement that may fail and carry on, wrap it in a nested `with db.transaction
 
 from __future__ import annotations
 
+import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -84,6 +85,7 @@ class Transaction(ABC):
     def __init__(self) -> None:
         self._failed = False
         self._depth = 0  # number of open savepoints
+        self._on_commit: list[Callable[[], None]] = []
 
     # -- the public surface -------------------------------------------------------------
     def execute(self, sql: str, params: SqlParams = ()) -> int:
@@ -127,6 +129,12 @@ class Transaction(ABC):
         """True once a statement failed: the transaction can only be rolled back."""
         return self._failed
 
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once this transaction has committed (after the outermost COMMIT,
+        and after it is durable); dropped if the transaction, or the savepoint it was
+        registered in, rolls back. For wake-ups that must not run before the data is visible."""
+        self._on_commit.append(callback)
+
     # -- what a backend implements ----------------------------------------------------------
     @abstractmethod
     def _execute(self, sql: str, params: SqlParams) -> int: ...
@@ -167,14 +175,17 @@ class Transaction(ABC):
         self._depth += 1
         name = f"freehold_sp_{self._depth}"
         self._control(f"SAVEPOINT {name}")
+        callbacks = len(self._on_commit)
         try:
             yield self
         except BaseException:
+            del self._on_commit[callbacks:]
             self._undo_savepoint(name)
             raise
         else:
             if self._failed:
                 # The block swallowed a failed statement's error: undo its work and say so.
+                del self._on_commit[callbacks:]
                 self._undo_savepoint(name)
                 raise TransactionAborted(
                     "a statement failed inside this savepoint; its changes were rolled back"
@@ -235,6 +246,16 @@ class Database(ABC):
                 self._safe_rollback(tx)
                 raise
         self._after_commit(tx)
+        _run_callbacks(tx._on_commit)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` after this thread's open transaction commits (see
+        Transaction.on_commit), or at once when none is open."""
+        tx = self.current_transaction()
+        if tx is None:
+            callback()
+        else:
+            tx.on_commit(callback)
 
     def _after_commit(self, tx: Transaction | None) -> None:
         """Runs after a top-level COMMIT, outside the write lock (SQLite's group commit)."""
@@ -319,6 +340,15 @@ class Database(ABC):
     def _check_open(self) -> None:
         if self._closed:
             raise DatabaseClosed("the database is closed")
+
+
+def _run_callbacks(callbacks: list[Callable[[], None]]) -> None:
+    # The transaction is committed: a failing callback must not turn it into an error.
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            logging.getLogger("freehold.state").exception("an after-commit callback failed")
 
 
 def open_database(settings: Settings) -> Database:

@@ -234,6 +234,44 @@ def test_nested_transaction_is_a_savepoint(db: Database) -> None:
     ]
 
 
+def test_after_commit_callbacks_run_once_the_outermost_transaction_commits(db: Database) -> None:
+    ran: list[str] = []
+
+    def seen(label: str) -> None:
+        # The callback sees the committed row from another thread's point of view.
+        rows: list[object] = []
+        reader = threading.Thread(target=lambda: rows.extend(db.query("SELECT id FROM items WHERE id = ?", (label,))))
+        reader.start()
+        reader.join(10)
+        ran.append(f"{label}:{len(rows)}")
+
+    db.after_commit(lambda: ran.append("no-transaction"))  # none open: runs at once
+    assert ran == ["no-transaction"]
+    with db.transaction() as tx:
+        tx.execute("INSERT INTO items (id) VALUES (?)", ("a",))
+        db.after_commit(lambda: seen("a"))
+        with pytest.raises(RuntimeError), db.transaction():
+            db.after_commit(lambda: ran.append("rolled-back-savepoint"))
+            raise RuntimeError("undo the savepoint")
+        with db.transaction():
+            db.after_commit(lambda: ran.append("kept-savepoint"))
+        assert ran == ["no-transaction"]
+    assert ran == ["no-transaction", "a:1", "kept-savepoint"]
+    with pytest.raises(RuntimeError), db.transaction():
+        db.after_commit(lambda: ran.append("rolled-back"))
+        raise RuntimeError("roll back")
+
+    def broken() -> None:
+        raise ValueError("a failing callback does not undo the commit")
+
+    with db.transaction() as tx:
+        tx.execute("INSERT INTO items (id) VALUES (?)", ("b",))
+        tx.on_commit(broken)
+        tx.on_commit(lambda: ran.append("after-broken"))
+    assert ran == ["no-transaction", "a:1", "kept-savepoint", "after-broken"]
+    assert db.query("SELECT id FROM items WHERE id = ?", ("b",)) == [("b",)]
+
+
 def test_one_shot_calls_join_the_threads_open_transaction(db: Database) -> None:
     with pytest.raises(RuntimeError), db.transaction():
         db.execute("INSERT INTO items (id) VALUES (?)", ("joined",))
