@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,9 +107,11 @@ class MessageStore:
         self.db = db
 
     # -- send ------------------------------------------------------------------------------
-    def send(self, queue: Queue, messages: list[NewMessage], now: int) -> list[SendResult]:
+    def send(self, queue: Queue, messages: list[NewMessage], now: int,
+             announce: Callable[[str], None] | None = None) -> list[SendResult]:
         """Store messages in one transaction; FIFO duplicates within 5 minutes are not stored
-        but answered with the original's id and sequence number, as AWS does."""
+        but answered with the original's id and sequence number, as AWS does. `announce`
+        (the queue id) is called in that transaction when anything new was stored."""
         results: list[SendResult] = []
         with self.db.transaction() as tx:
             for message in messages:
@@ -138,6 +141,8 @@ class MessageStore:
                         (seq, queue.queue_id, _scope(queue, message), message.dedup_id),
                     )
                 results.append(SendResult(message.message_id, str(SEQUENCE_BASE + seq) if queue.fifo else None))
+            if announce is not None and any(not result.duplicate for result in results):
+                announce(queue.queue_id)
         return results
 
     @staticmethod

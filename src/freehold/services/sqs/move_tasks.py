@@ -21,7 +21,7 @@ from freehold.services.sqs.message_store import MessageStore
 from freehold.services.sqs.models import invalid_parameter, invalid_value, parse_queue_arn
 from freehold.services.sqs.queues import Queue
 from freehold.services.sqs.store import QueueStore
-from freehold.services.sqs.waiters import Waiters
+from freehold.services.sqs.wakeups import Wakeups
 
 if TYPE_CHECKING:
     from freehold.gateway.context import RequestContext
@@ -47,10 +47,10 @@ def _parse_handle(handle: str) -> tuple[str, str]:
 
 
 class MoveTasks:
-    def __init__(self, queues: QueueStore, messages: MessageStore, waiters: Waiters) -> None:
+    def __init__(self, queues: QueueStore, messages: MessageStore, wakeups: Wakeups) -> None:
         self.queues = queues
         self.messages = messages
-        self.waiters = waiters
+        self.wakeups = wakeups
         self.db = queues.db
 
     def start(self, ctx: RequestContext, source_arn: str, destination_arn: str | None, rate: int | None,
@@ -153,7 +153,7 @@ class MoveTasks:
         moved, skipped = self.messages.move_visible(source, destination, origins, budget, now)
         targets = [destination] if destination is not None else list(origins.values())
         for target in targets:
-            self.waiters.notify(target.queue_id)
+            self.wakeups.queue_changed(target.queue_id)
         finished = moved == 0  # nothing visible left (or only messages with nowhere to go)
         with self.db.transaction() as tx:
             tx.execute(

@@ -44,6 +44,7 @@ from freehold.services.sqs.sending import FifoParameterError, batch_size, build_
 from freehold.services.sqs.store import QueueStore
 from freehold.services.sqs.tagging import check_tag_keys, check_tags
 from freehold.services.sqs.waiters import Waiters
+from freehold.services.sqs.wakeups import Wakeups
 from freehold.services.sqs.workers import ExpiryWorker
 
 QUEUE_CACHE_SECONDS = 2.0
@@ -67,20 +68,22 @@ class SqsProvider(Provider):
         self.queues = QueueStore(runtime.db)
         self.messages = MessageStore(runtime.db)
         self.waiters = Waiters()
-        self.move_tasks = MoveTasks(self.queues, self.messages, self.waiters)
+        self.wakeups = Wakeups(runtime.db, self.waiters, runtime.settings.state_url.strip())
+        self.move_tasks = MoveTasks(self.queues, self.messages, self.wakeups)
         self.expiry = ExpiryWorker(self.queues, self.messages, self.move_tasks)
         # Queue rows read recently, by (account, region, name): sends and receives look their
         # queue up on every call. AWS itself takes up to 60 s to propagate attribute changes.
         self._cache: dict[tuple[str, str, str], tuple[float, Queue]] = {}
         self._cache_lock = threading.Lock()
-        self._cluster = runtime.db.dialect == "postgresql"
 
     def start(self) -> None:
         self.queues.migrate()
+        self.wakeups.start()
         self.expiry.start()
 
     def stop(self) -> None:
         self.expiry.stop()
+        self.wakeups.stop()
 
     def reset(self) -> None:
         with self._cache_lock:
@@ -206,7 +209,7 @@ class SqsProvider(Provider):
         queue = self._queue(ctx, params)
         self.queues.delete(queue)
         self._forget(queue)
-        self.waiters.notify(queue.queue_id)  # long polls on it end (and find it gone)
+        self.wakeups.queue_changed(queue.queue_id)  # long polls on it end (and find it gone)
         return {}
 
     def list_queues(self, ctx: RequestContext, params: Params) -> Params:
@@ -357,9 +360,7 @@ class SqsProvider(Provider):
     def send_message(self, ctx: RequestContext, params: Params) -> Params:
         queue = self._queue(ctx, params)
         message = build_message(queue, params, ctx.principal.user_id)
-        result = self.messages.send(queue, [message], _now_ms())[0]
-        if not result.duplicate:
-            self.waiters.notify(queue.queue_id)
+        result = self.messages.send(queue, [message], _now_ms(), self.wakeups.queue_changed)[0]
         return send_answer(message, result)
 
     def send_message_batch(self, ctx: RequestContext, params: Params) -> Params:
@@ -382,10 +383,10 @@ class SqsProvider(Provider):
                 failed.append(batch_failure(entry["Id"], error))
         successful: list[Params] = []
         if built:
-            results = self.messages.send(queue, [message for _, message in built], _now_ms())
+            results = self.messages.send(queue, [message for _, message in built], _now_ms(),
+                                         self.wakeups.queue_changed)
             for (entry_id, message), result in zip(built, results):
                 successful.append({"Id": entry_id, **send_answer(message, result)})
-            self.waiters.notify(queue.queue_id)
         return {"Successful": successful, "Failed": failed}
 
     # -- receiving -------------------------------------------------------------------------------
@@ -396,8 +397,8 @@ class SqsProvider(Provider):
         attribute_names = params.get("MessageAttributeNames")
         attempt = params.get("ReceiveRequestAttemptId")
         deadline = time.monotonic() + wait
-        # Cluster nodes do not hear each other's sends: re-check at this interval.
-        recheck = 0.5 if self._cluster else 5.0
+        # Other nodes' sends arrive through LISTEN/NOTIFY; while that connection is down, re-check often.
+        recheck = 5.0 if self.wakeups.listening else 0.5
         while True:
             seen = self.waiters.version(queue.queue_id)
             messages, next_visible = await asyncio.to_thread(self._receive_once, queue, limit, visibility, attempt)
@@ -422,7 +423,7 @@ class SqsProvider(Provider):
         dead_letter = self._queue_by_arn(queue.dead_letter_target) if queue.dead_letter_target else None
         received = self.messages.receive(queue, limit, visibility, now, dead_letter, attempt)
         if received.moved_to_dead_letter and dead_letter is not None:
-            self.waiters.notify(dead_letter.queue_id)
+            self.wakeups.queue_changed(dead_letter.queue_id)
         if received.messages:
             return received.messages, None
         return [], self.messages.next_visible_at(queue, now)
@@ -474,7 +475,7 @@ class SqsProvider(Provider):
                 timeout, "VisibilityTimeout", "Total VisibilityTimeout for the message is beyond the limit [43200 seconds]"
             )
         if timeout == 0:
-            self.waiters.notify(queue.queue_id)
+            self.wakeups.queue_changed(queue.queue_id)
 
     def change_message_visibility_batch(self, ctx: RequestContext, params: Params) -> Params:
         queue = self._queue(ctx, params)

@@ -4,8 +4,9 @@ A waiting receive is an asyncio future on the event loop. Whatever makes message
 in this process (a send, a visibility change to 0, a dead-letter move, a message move task)
 calls `notify(queue_id)` from any thread; each queue has a version counter, read before a
 receive looks for messages, so a message that arrives between that look and the wait is
-never missed. Messages that become visible by time (delays, visibility timeouts) and sends
-made by other nodes of a cluster are found by the receive's own timed re-checks.
+never missed. Messages that become visible by time (delays, visibility timeouts) are found by
+the receive's own timed re-checks; sends made by other nodes of a cluster arrive through
+PostgreSQL NOTIFY (wakeups.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ class Waiters:
                 loop.call_soon_threadsafe(_wake, future)
             except RuntimeError:
                 pass  # that loop is closed: the server is stopping
+
+    def notify_all(self) -> None:
+        """Wake every waiting receive (each looks again)."""
+        with self._lock:
+            queue_ids = list(self._waiting)
+        for queue_id in queue_ids:
+            self.notify(queue_id)
 
     async def wait(self, queue_id: str, seen: int, timeout: float) -> bool:
         """Wait until `queue_id` changes after version `seen`, or `timeout` seconds; True if woken."""
