@@ -7,12 +7,15 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html).
     decoded.trailers                      # [('x-amz-checksum-crc32', 'AAAAAA==')] once done
 
 Memory stays bounded by one incoming chunk plus one chunk header whatever the body size.
-Chunk signatures (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) are not verified here.
+Chunk signatures (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) are checked by a `verifier` set before
+iteration starts (gateway/chunk_signatures.py): it sees each chunk's header extensions, its
+bytes and its end, then every trailer line (signature included), and raises to stop the body.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 from freehold.protocol.errors import ServiceError
 
@@ -29,6 +32,18 @@ def _bad_size() -> ServiceError:
     return ServiceError("InvalidChunkSizeError", "Invalid chunk size in aws-chunked body", 400)
 
 
+class ChunkVerifier(Protocol):
+    """Told about every chunk of an aws-chunked body as it is decoded; raises on a bad one."""
+
+    def begin_chunk(self, extensions: bytes) -> None: ...
+
+    def update(self, data: bytes) -> None: ...
+
+    def end_chunk(self) -> None: ...
+
+    def end_trailers(self, trailers: list[tuple[str, str]]) -> None: ...
+
+
 class AwsChunkedStream(AsyncIterator[bytes]):
     """The payload of an aws-chunked body, decoded from its raw chunks as they arrive."""
 
@@ -38,6 +53,7 @@ class AwsChunkedStream(AsyncIterator[bytes]):
         self._gen = self._decode()
         self.trailers: list[tuple[str, str]] = []
         self.size = 0
+        self.verifier: ChunkVerifier | None = None
 
     def __aiter__(self) -> AwsChunkedStream:
         return self
@@ -63,7 +79,8 @@ class AwsChunkedStream(AsyncIterator[bytes]):
                     raise _bad_size()
                 await fill()
                 end = buf.find(b"\r\n")
-            size_text = bytes(buf[:end]).split(b";", 1)[0].strip()
+            size_text, _, extensions = bytes(buf[:end]).partition(b";")
+            size_text = size_text.strip()
             del buf[: end + 2]
             try:
                 size = int(size_text, 16)
@@ -71,7 +88,12 @@ class AwsChunkedStream(AsyncIterator[bytes]):
                 raise _bad_size() from None
             if size < 0:
                 raise _bad_size()
+            verifier = self.verifier
+            if verifier is not None:
+                verifier.begin_chunk(extensions)
             if size == 0:
+                if verifier is not None:
+                    verifier.end_chunk()
                 break
             remaining = size
             while remaining:
@@ -83,6 +105,8 @@ class AwsChunkedStream(AsyncIterator[bytes]):
                     if len(chunk) <= remaining:  # the common case: no copy at all
                         remaining -= len(chunk)
                         self.size += len(chunk)
+                        if verifier is not None:
+                            verifier.update(chunk)
                         yield chunk
                         continue
                     buf.extend(chunk)
@@ -91,22 +115,30 @@ class AwsChunkedStream(AsyncIterator[bytes]):
                 del buf[:take]
                 remaining -= take
                 self.size += take
+                if verifier is not None:
+                    verifier.update(piece)
                 yield piece
             while len(buf) < 2:
                 await fill()
             if buf[:2] != b"\r\n":
                 raise _incomplete()
             del buf[:2]
+            if verifier is not None:
+                verifier.end_chunk()
         # Trailers up to the end of the body.
         async for chunk in source:
             buf.extend(chunk)
             if len(buf) > MAX_TRAILERS:
                 raise _incomplete()
+        every: list[tuple[str, str]] = []
         for line in bytes(buf).split(b"\r\n"):
             if not line.strip():
                 continue
             name, sep, value = line.decode("latin-1").partition(":")
-            if sep and name.strip().lower() != "x-amz-trailer-signature":
-                self.trailers.append((name.strip(), value.strip()))
+            if sep:
+                every.append((name.strip(), value.strip()))
+        if self.verifier is not None:
+            self.verifier.end_trailers(every)
+        self.trailers.extend(t for t in every if t[0].lower() != "x-amz-trailer-signature")
         if self._decoded_length is not None and self._decoded_length != self.size:
             raise _incomplete()

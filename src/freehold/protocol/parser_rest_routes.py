@@ -25,10 +25,16 @@ from urllib.parse import unquote
 
 from botocore.model import OperationModel, ServiceModel
 
+from freehold.protocol.errors import ServiceError
 from freehold.protocol.http import HttpRequest
 
 LABEL_RE = re.compile(r"\{([^}]+)\}")
 HINT_KEYS = frozenset({"x-id"})
+
+
+def invalid_uri() -> ServiceError:
+    """A path label whose percent-encoded bytes are not UTF-8, answered as S3 answers it."""
+    return ServiceError("InvalidURI", "Couldn't parse the specified URI.", 400)
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,12 @@ class Route:
         found = self.pattern.match(path)
         if found is None:
             return None
-        return {self.labels[group]: unquote(text) for group, text in found.groupdict().items()}
+        try:
+            # Strictly: percent-encoded bytes that are not UTF-8 would otherwise be replaced by
+            # U+FFFD, and two different S3 keys would name one object.
+            return {self.labels[group]: unquote(text, errors="strict") for group, text in found.groupdict().items()}
+        except UnicodeDecodeError:
+            raise invalid_uri() from None
 
     def score(self, request: HttpRequest, query: dict[str, str]) -> tuple[int, ...]:
         present = 0

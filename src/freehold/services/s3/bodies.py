@@ -2,7 +2,8 @@
 and reading an object's bytes (all, or a range) back as a stream.
 
 An upload is written straight from the request stream to a blob (memory independent of its
-size) while MD5 and SHA-256 (by the blob store) and the requested S3 checksum are computed.
+size) while the blob store computes MD5, the requested S3 checksum and (only when the signature
+declared the payload's hash) SHA-256, in threads beside the write.
 Only when every digest the client sent matches does the caller commit the row naming the blob;
 otherwise the blob is deleted and the error is S3's (BadDigest, InvalidDigest,
 XAmzContentSHA256Mismatch). Checksums may arrive as headers or, with aws-chunked bodies, as
@@ -11,7 +12,6 @@ trailers once the whole body is in.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -27,11 +27,6 @@ from freehold.state.blobs import BlobStore
 
 # Bodies up to this size are received whole, then stored and committed in one worker-thread step.
 SMALL_BODY = 1024 * 1024
-# Bodies are read ahead of the disk by up to READ_AHEAD bytes, in pieces of READ_AHEAD_UNIT.
-READ_AHEAD = 8 * 1024 * 1024
-READ_AHEAD_UNIT = 1024 * 1024
-# Algorithms whose hashing is pure Python: hashed off the event loop.
-_SLOW = frozenset({"CRC32C", "CRC64NVME"})
 
 
 @dataclass
@@ -107,19 +102,32 @@ def store_bytes(blobs: BlobStore, data: bytes, params: dict[str, Any], request: 
     hasher: Hasher | None = new_hasher(algorithm) if algorithm else None
     if hasher is not None:
         hasher.update(data)
+    declared = declared_sha256(request)
     if len(data) <= INLINE_MAX:
         md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        stored, sha256 = StoredBody(None, len(data), md5, inline=data), hashlib.sha256(data).hexdigest()
+        stored = StoredBody(None, len(data), md5, inline=data)
+        sha256 = hashlib.sha256(data).hexdigest() if declared else ""
     else:
-        info = blobs.write([data])
+        info = blobs.write([data], sha256=declared is not None)
         stored, sha256 = StoredBody(info.key, info.size, info.md5), info.sha256
     try:
-        _verify(stored, sha256, hasher, algorithm, params, trailers, request)
+        _verify(stored, declared, sha256, hasher, algorithm, params, trailers)
     except BaseException:
         if stored.blob:
             blobs.delete(stored.blob)
         raise
     return stored
+
+
+def declared_sha256(request: HttpRequest | None) -> str | None:
+    """The payload's SHA-256 the signature covers (x-amz-content-sha256 as 64 hex digits), to be
+    checked against the body; None for UNSIGNED-PAYLOAD, STREAMING-* and presigned URLs."""
+    if request is None or request.stream is None:
+        return None
+    declared = (request.headers.get("x-amz-content-sha256") or "").lower()
+    if len(declared) == 64 and all(c in "0123456789abcdef" for c in declared):
+        return declared
+    return None
 
 
 def _algorithm(params: dict[str, Any], request: HttpRequest | None) -> str | None:
@@ -132,79 +140,25 @@ def _algorithm(params: dict[str, Any], request: HttpRequest | None) -> str | Non
 async def store_body(blobs: BlobStore, body: Any, params: dict[str, Any], request: HttpRequest | None,
                      trailer_source: Any = None) -> StoredBody:
     """Write `body` (bytes or an async stream) to a new blob and verify the client's digests.
-    `trailer_source` is the aws-chunked stream whose trailers count, when `body` wraps it."""
+    `trailer_source` is the aws-chunked stream whose trailers count, when `body` wraps it.
+    The requested checksum is computed by the blob store beside MD5 (in parallel threads);
+    SHA-256 only when the signature declared the payload's hash."""
     algorithm = _algorithm(params, request)
     hasher: Hasher | None = new_hasher(algorithm) if algorithm else None
-    size = 0
-    empty = True
-
-    async def hashed() -> AsyncIterator[bytes]:
-        nonlocal size, empty
-        async for chunk in _chunks_of(body):
-            if not chunk:
-                continue
-            empty = False
-            size += len(chunk)
-            if hasher is not None:
-                if algorithm in _SLOW:
-                    await asyncio.to_thread(hasher.update, chunk)
-                else:
-                    hasher.update(chunk)
-            yield chunk
-
-    info = await blobs.write_async(read_ahead(hashed()))
+    declared = declared_sha256(request)
+    info = await blobs.write_async(_chunks_of(body), sha256=declared is not None,
+                                   extra=[hasher] if hasher is not None else ())
     stored = StoredBody(info.key, info.size, info.md5)
     try:
         trailers = trailers_of(trailer_source if trailer_source is not None else body)
-        _verify(stored, info.sha256, hasher, algorithm, params, trailers, request)
+        _verify(stored, declared, info.sha256, hasher, algorithm, params, trailers)
     except BaseException:
         blobs.delete(info.key)
         raise
-    if empty:
+    if info.size == 0:
         blobs.delete(info.key)
         stored.blob = None
     return stored
-
-
-async def read_ahead(source: AsyncIterator[bytes], limit: int = READ_AHEAD) -> AsyncIterator[bytes]:
-    """`source`, read by a task of its own up to `limit` bytes ahead of the consumer: the
-    network keeps flowing while the blob store hashes and writes the previous batch."""
-    queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
-    room = asyncio.Semaphore(max(1, limit // READ_AHEAD_UNIT))
-    buffered = bytearray()
-
-    async def produce() -> None:
-        try:
-            async for chunk in source:
-                buffered.extend(chunk)
-                if len(buffered) >= READ_AHEAD_UNIT:
-                    await room.acquire()
-                    await queue.put(bytes(buffered))
-                    buffered.clear()
-            if buffered:
-                await room.acquire()
-                await queue.put(bytes(buffered))
-            await queue.put(None)
-        except BaseException as error:  # handed to the consumer, which raises it
-            await queue.put(error)
-
-    task = asyncio.create_task(produce())
-    try:
-        while True:
-            item = await queue.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            room.release()
-            yield item
-    finally:
-        if not task.done():
-            task.cancel()
-            try:
-                await task
-            except BaseException:  # noqa: BLE001 - the consumer's own outcome is what matters
-                pass
 
 
 def trailers_of(body: Any) -> list[tuple[str, str]]:
@@ -212,20 +166,18 @@ def trailers_of(body: Any) -> list[tuple[str, str]]:
     return list(getattr(body, "trailers", None) or [])
 
 
-def _verify(stored: StoredBody, sha256: str, hasher: Hasher | None, algorithm: str | None,
-            params: dict[str, Any], trailers: list[tuple[str, str]], request: HttpRequest | None) -> None:
+def _verify(stored: StoredBody, declared: str | None, sha256: str, hasher: Hasher | None, algorithm: str | None,
+            params: dict[str, Any], trailers: list[tuple[str, str]]) -> None:
     content_md5 = params.get("ContentMD5")
     if content_md5:
         check_content_md5(content_md5, stored.md5)
-    if request is not None and request.stream is not None:
-        declared = (request.headers.get("x-amz-content-sha256") or "").lower()
-        if len(declared) == 64 and all(c in "0123456789abcdef" for c in declared) and declared != sha256:
-            raise ServiceError(
-                "XAmzContentSHA256Mismatch",
-                "The provided 'x-amz-content-sha256' header does not match what was computed.",
-                400,
-                fields={"ClientComputedContentSHA256": declared, "S3ComputedContentSHA256": sha256},
-            )
+    if declared is not None and declared != sha256:
+        raise ServiceError(
+            "XAmzContentSHA256Mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            400,
+            fields={"ClientComputedContentSHA256": declared, "S3ComputedContentSHA256": sha256},
+        )
     if hasher is None or algorithm is None:
         return
     computed = b64(hasher.digest())

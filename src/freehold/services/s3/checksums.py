@@ -35,7 +35,7 @@ _CRC64NVME_TABLE = _reflected_table(0x9A6C9329AC4BC9B5, 64)
 
 
 class Hasher(Protocol):
-    def update(self, data: bytes) -> None: ...
+    def update(self, data: bytes | bytearray | memoryview, /) -> None: ...
 
     def digest(self) -> bytes: ...
 
@@ -49,7 +49,7 @@ class _TableCrc:
         self._mask = (1 << width) - 1
         self._crc = self._mask
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: bytes | bytearray | memoryview, /) -> None:
         crc, table = self._crc, self._table
         for byte in data:
             crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
@@ -63,7 +63,7 @@ class _Crc32:
     def __init__(self) -> None:
         self._crc = 0
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: bytes | bytearray | memoryview, /) -> None:
         self._crc = zlib.crc32(data, self._crc)
 
     def digest(self) -> bytes:

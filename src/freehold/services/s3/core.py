@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from freehold.gateway import chunk_signatures
 from freehold.gateway.context import RequestContext
 from freehold.protocol.errors import ServiceError
 from freehold.services.base import Provider, ServiceRuntime
@@ -65,6 +66,22 @@ class S3Core(Provider):
         bucket-policy statements (public_access.py) decide."""
         return anonymous_allowed(self.store.config(bucket.name, "acl"), self.store.config(bucket.name, "policy"),
                                  bucket.name, operation, key)
+
+    async def check_chunk_signatures(self, ctx: RequestContext, body: Any) -> None:
+        """In strict mode, make an upload signed chunk by chunk (STREAMING-AWS4-HMAC-SHA256-PAYLOAD)
+        verify every chunk's signature as it streams in: a bad one ends the upload with
+        SignatureDoesNotMatch before anything is stored. The gateway verified the seed (header)
+        signature with the same credential."""
+        if not self.settings.strict_auth or chunk_signatures.signed_streaming(ctx.request.headers) is None:
+            return
+        from freehold.services.iam.credentials import IssuedCredentials
+
+        info = ctx.signature
+        secret = None
+        if info is not None and not info.presigned:
+            issued = await asyncio.to_thread(IssuedCredentials(self.db).resolve, info.access_key_id)
+            secret = issued.secret_access_key if issued is not None else None
+        chunk_signatures.attach(body, ctx.request.headers, info, secret)
 
     def free_blobs(self, blobs: list[str]) -> None:
         """Delete blobs no row names any more (after the commit that released them)."""

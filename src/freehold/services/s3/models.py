@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from freehold.protocol.errors import ServiceError
 
@@ -118,6 +119,16 @@ def check_bucket_name(name: str) -> None:
         valid = False
     if not valid:
         raise ServiceError("InvalidBucketName", "The specified bucket is not valid.", 400, fields={"BucketName": name})
+
+
+def decode_uri(text: str) -> str:
+    """Percent-decoding of a key from a path or the x-amz-copy-source header. Bytes that are not
+    UTF-8 are refused as S3 refuses them (400 InvalidURI) rather than replaced by U+FFFD, which
+    would make two different keys one."""
+    try:
+        return unquote(text, errors="strict")
+    except UnicodeDecodeError:
+        raise ServiceError("InvalidURI", "Couldn't parse the specified URI.", 400) from None
 
 
 def check_key(key: str) -> None:

@@ -103,6 +103,7 @@ class MultipartOperations(ObjectOperations, S3Core):
 
     async def upload_part(self, ctx: RequestContext, params: Params) -> Params:
         check_part_number(params["PartNumber"])
+        await self.check_chunk_signatures(ctx, params.get("Body"))
         bucket, upload = await asyncio.to_thread(self.upload_of, ctx, params)
         wanted = upload.attributes.get("ChecksumAlgorithm")
         effective = dict(params)

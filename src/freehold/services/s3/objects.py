@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import re
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from freehold.gateway.context import RequestContext
 from freehold.protocol.errors import ServiceError
@@ -32,6 +32,7 @@ from freehold.services.s3.models import (
     Bucket,
     ObjectVersion,
     check_key,
+    decode_uri,
     check_metadata,
     invalid_argument,
     invalid_request,
@@ -231,6 +232,7 @@ class ObjectOperations(S3Core):
     # -- writing -------------------------------------------------------------------------------
     async def put_object(self, ctx: RequestContext, params: Params) -> Params:
         body = params.get("Body")
+        await self.check_chunk_signatures(ctx, body)
         data, stream = await receive_small(body)
         if data is not None:  # the common case: one worker-thread step for everything
             return await asyncio.to_thread(self._put_in_memory, ctx, params, data, body)
@@ -372,7 +374,7 @@ class ObjectOperations(S3Core):
         """The object a CopySource (`bucket/key[?versionId=...]`, URL-encoded) names."""
         source = text.lstrip("/")
         path, _, query = source.partition("?")
-        source_bucket, _, source_key = unquote(path).partition("/")
+        source_bucket, _, source_key = decode_uri(path).partition("/")
         version_id = None
         if query:
             version_id = dict(parse_qsl(query, keep_blank_values=True)).get("versionId")

@@ -9,7 +9,7 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from freehold.gateway import routing
 from freehold.gateway.context import RequestContext
@@ -18,6 +18,7 @@ from freehold.protocol.http import Headers, HttpResponse
 from freehold.protocol.serializer_xmlwriter import escape_text
 from freehold.services.base import Params
 from freehold.services.s3 import cors, post_upload
+from freehold.services.s3.models import decode_uri
 from freehold.services.s3.objects import ObjectOperations
 from freehold.services.s3.website import WebsiteOperations
 
@@ -31,7 +32,7 @@ FORM_PARAMS = {
 
 
 def _bucket_and_key(ctx: RequestContext) -> tuple[str, str]:
-    path = unquote(ctx.request.path.lstrip("/"))
+    path = decode_uri(ctx.request.path.lstrip("/"))
     bucket, _, key = path.partition("/")
     return bucket, key
 

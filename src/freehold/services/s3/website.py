@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 from typing import Any
-from urllib.parse import unquote
 
 from freehold.gateway.context import RequestContext
 from freehold.protocol.errors import ServiceError
@@ -22,7 +21,7 @@ from freehold.protocol.serializer_values import rfc822
 from freehold.services.base import Params
 from freehold.services.s3.bodies import read_object
 from freehold.services.s3.core import S3Core, stream_in_thread
-from freehold.services.s3.models import ObjectVersion, invalid_argument, malformed_xml
+from freehold.services.s3.models import ObjectVersion, decode_uri, invalid_argument, malformed_xml
 
 
 def check_website(config: dict[str, Any]) -> None:
@@ -91,7 +90,7 @@ class WebsiteOperations(S3Core):
             return _html_error(405, "Method Not Allowed", "MethodNotAllowed",
                                "The specified method is not allowed against this resource.",
                                {"Method": request.method, "ResourceType": "OBJECT"}, rid)
-        path = unquote(request.path.lstrip("/"))
+        path = decode_uri(request.path.lstrip("/"))
         bucket_name, _, key = path.partition("/")
         bucket = self.store.bucket(bucket_name)
         if bucket is None:
