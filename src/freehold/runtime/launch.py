@@ -17,6 +17,7 @@ from freehold.runtime.seam import FunctionSpec
 RUNTIMES_DIR = Path(__file__).parent / "runtimes"
 TASK_ROOT = "/var/task"
 RUNTIME_DIR = "/var/runtime"
+OPT = "/opt"
 
 
 class LaunchError(Exception):
@@ -43,7 +44,9 @@ def interpreter_for(spec: FunctionSpec) -> tuple[str, Interpreter | None]:
 
 
 def environment(spec: FunctionSpec, api: str, stream: str, credentials: dict[str, str],
-                endpoint: str, task_root: str) -> dict[str, str]:
+                endpoint: str, task_root: str, opt: str = OPT) -> dict[str, str]:
+    """`opt` is where the function's layers are: /opt in a mount namespace, else the merged
+    tree itself (no namespace to bind it at /opt: the search paths point at it instead)."""
     env = dict(spec.environment)
     env.update({
         "_HANDLER": spec.handler,
@@ -61,15 +64,20 @@ def environment(spec: FunctionSpec, api: str, stream: str, credentials: dict[str
         "LAMBDA_RUNTIME_DIR": RUNTIME_DIR,
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
-        "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
-        "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+        "PATH": f"/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:{opt}/bin",
+        "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:"
+                           f"{opt}/lib",
         "HOME": "/tmp" if task_root == TASK_ROOT else str(Path(task_root).parent),
         # freehold's additions: the function's SDK reaches freehold, with its role's keys.
         "AWS_ENDPOINT_URL": endpoint,
         **credentials,
     })
     if spec.runtime.startswith("nodejs"):
-        env["NODE_PATH"] = f"/opt/nodejs/node_modules:/var/runtime/node_modules:{RUNTIME_DIR}:{task_root}"
+        env["NODE_PATH"] = (f"{opt}/nodejs/node{spec.runtime[6:].split('.')[0]}/node_modules:{opt}/nodejs/node_modules:"
+                            f"/var/runtime/node_modules:{RUNTIME_DIR}:{task_root}")
+    elif spec.runtime.startswith("python"):
+        # As AWS's Python runtimes: layers' packages under /opt/python(/lib/pythonX.Y/site-packages).
+        env["PYTHONPATH"] = f"{RUNTIME_DIR}:{opt}/python/lib/{spec.runtime}/site-packages:{opt}/python"
     return env
 
 
@@ -79,21 +87,26 @@ def plan(spec: FunctionSpec, isolation: Isolation, *, api: str, stream: str, cre
     """The zygote's spawn request for one sandbox of `spec`."""
     namespaced = isolation.mount_namespace
     task_root = TASK_ROOT if namespaced else str(spec.code_dir)
+    # Layers: at /opt in a mount namespace; else the search paths point at the merged tree.
+    opt = OPT if namespaced or spec.opt_dir is None else str(spec.opt_dir)
     runtimes_dir = f"{RUNTIME_DIR}/client" if namespaced else str(RUNTIMES_DIR)
     argv: list[str] | None = None
     if spec.runtime.startswith("nodejs"):
         assert runtime_interpreter is not None
         argv = [runtime_interpreter.path, f"{runtimes_dir}/nodejs/bootstrap.js"]
     elif not spec.runtime.startswith("python"):
-        # provided.al2 / provided.al2023: the function's own bootstrap.
-        if not (spec.code_dir / "bootstrap").is_file():
+        # provided.al2 / provided.al2023: the function's own bootstrap, else a layer's, as on AWS.
+        if (spec.code_dir / "bootstrap").is_file():
+            argv = [f"{task_root}/bootstrap"]
+        elif spec.opt_dir is not None and (spec.opt_dir / "bootstrap").is_file():
+            argv = [f"{opt}/bootstrap"]
+        else:
             raise LaunchError(
                 "Runtime.InvalidEntrypoint",
                 "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]",
             )
-        argv = [f"{task_root}/bootstrap"]
     request: dict[str, Any] = {
-        "env": environment(spec, api, stream, credentials, endpoint, task_root),
+        "env": environment(spec, api, stream, credentials, endpoint, task_root, opt),
         "cwd": task_root,
         "argv": argv,
         "rlimits": {"RLIMIT_NOFILE": [1024, 1024], "RLIMIT_CORE": [0, 0], "RLIMIT_NPROC": [1024, 1024]},
@@ -114,6 +127,9 @@ def plan(spec: FunctionSpec, isolation: Isolation, *, api: str, stream: str, cre
         ]
         if sdk_dir:
             binds.append([sdk_dir, sdk_dir])
+        if spec.opt_dir is not None:
+            # Bound after /opt is hidden (binds land on top of the hiding tmpfs), read-only.
+            binds.append([str(spec.opt_dir), OPT])
         if runtime_interpreter is not None and runtime_interpreter.path != zygote_python:
             binary_dir = str(Path(runtime_interpreter.path).parent)
             if binary_dir.startswith("/root"):

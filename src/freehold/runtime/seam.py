@@ -30,6 +30,7 @@ class FunctionSpec:
     log_group: str
     owner: tuple[int, int] | None  # uid/gid of the sandbox when freehold runs as root
     reserved_concurrency: int | None = None
+    opt_dir: Path | None = None  # the function's layers merged in order: the sandbox's /opt
 
 
 @dataclass(frozen=True)

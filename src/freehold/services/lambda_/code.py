@@ -61,10 +61,19 @@ class CodeTrees:
     def path(self, blob_key: str) -> Path:
         return self.root / blob_key
 
-    def ensure(self, blob_key: str, owner: tuple[int, int] | None = None) -> Path:
+    def ensure_merged(self, blob_keys: list[str], owner: tuple[int, int] | None = None) -> Path:
+        """One tree of several packages unpacked in order, later ones overwriting earlier ones'
+        files: a function's layers as Lambda merges them under /opt."""
+        # Per owner too: each function's trees belong to its own group.
+        digest = hashlib.sha256("\n".join([*blob_keys, str(owner)]).encode()).hexdigest()[:32]
+        return self.ensure(f"opt-{digest}", owner, sources=blob_keys)
+
+    def ensure(self, blob_key: str, owner: tuple[int, int] | None = None,
+               sources: list[str] | None = None) -> Path:
         """The unpacked tree of a package (unpacked now if needed). Files keep their zip modes
         (executable bits matter for `bootstrap`); everything is made read-only, and with `owner`
-        (uid, gid) owned by root and that gid, so only that sandbox may read it."""
+        (uid, gid) owned by root and that gid, so only that sandbox may read it. With `sources`,
+        the tree named `blob_key` is those packages unpacked one over the other."""
         target = self.path(blob_key)
         if target.is_dir() and (owner is None or target.stat().st_uid == 0):
             return target
@@ -77,9 +86,10 @@ class CodeTrees:
             staging = self.root / f".tmp-{uuid.uuid4().hex}"
             staging.mkdir()
             try:
-                with self.blobs.open(blob_key) as file, zipfile.ZipFile(file) as archive:
-                    for entry in archive.infolist():
-                        _extract(archive, entry, staging)
+                for source in sources if sources is not None else [blob_key]:
+                    with self.blobs.open(source) as file, zipfile.ZipFile(file) as archive:
+                        for entry in archive.infolist():
+                            _extract(archive, entry, staging)
                 _seal(staging, owner)
                 os.rename(staging, target)
             except BaseException:
@@ -104,6 +114,8 @@ def _extract(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, root: Path) -> No
         destination.mkdir(parents=True, exist_ok=True)
         return
     destination.parent.mkdir(parents=True, exist_ok=True)
+    if os.path.lexists(destination) and not destination.is_dir():
+        os.unlink(destination)  # merging layers: the later layer's file wins
     mode = (entry.external_attr >> 16) & 0o777
     if stat.S_ISLNK(entry.external_attr >> 16):
         # Symlinks inside packages are kept only when they stay inside the package.

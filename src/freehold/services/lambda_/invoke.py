@@ -138,12 +138,15 @@ class InvokeOps(LambdaBase):
 
         owner = self.sandbox_owner(version)
         code_dir = self.code_trees.ensure(version.code.blob_key, owner)
+        # The function's layers, merged in order: the sandbox's /opt.
+        opt_dir = self.code_trees.ensure_merged([layer["Blob"] for layer in version.layer_code], owner) \
+            if version.layer_code else None
         return FunctionSpec(
             key=f"{version.qualified_arn}#{version.revision_id}", account_id=version.account_id,
             region=version.region, name=version.name, version=version.version, runtime=version.runtime or "",
             handler=version.handler or "", code_dir=code_dir, memory_mb=version.memory_size,
             timeout_s=version.timeout, ephemeral_mb=version.ephemeral_storage, environment=dict(version.environment),
-            log_group=version.log_group_name, owner=owner, reserved_concurrency=reserved,
+            log_group=version.log_group_name, owner=owner, reserved_concurrency=reserved, opt_dir=opt_dir,
         )
 
     def _prepared(self, version: FunctionVersion, reserved: int | None) -> tuple[FunctionVersion, FunctionSpec]:

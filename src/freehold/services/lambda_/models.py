@@ -69,6 +69,9 @@ class FunctionVersion:
     tracing_mode: str = "PassThrough"
     dead_letter_target: str | None = None
     layers: list[str] = field(default_factory=list)
+    # The layer versions of `layers`, in order: {"Arn", "CodeSize", "Blob", "UnzippedSize"}
+    # (resolved when configured: a function keeps its layers after they are deleted, as on AWS).
+    layer_code: list[dict[str, Any]] = field(default_factory=list)
     kms_key_arn: str | None = None
     log_format: str = "Text"
     log_group: str | None = None
@@ -108,6 +111,7 @@ class FunctionVersion:
             self, version=version, description=self.description if description is None else description,
             last_modified=lambda_timestamp(), revision_id=new_revision(), source_revision=self.revision_id,
             environment=dict(self.environment), layers=list(self.layers),
+            layer_code=[dict(layer) for layer in self.layer_code],
         )
 
     def configuration(self) -> dict[str, Any]:
@@ -146,7 +150,8 @@ class FunctionVersion:
         if self.dead_letter_target:
             output["DeadLetterConfig"] = {"TargetArn": self.dead_letter_target}
         if self.layers:
-            output["Layers"] = [{"Arn": arn, "CodeSize": 0} for arn in self.layers]
+            sizes = {layer["Arn"]: layer["CodeSize"] for layer in self.layer_code}
+            output["Layers"] = [{"Arn": arn, "CodeSize": sizes.get(arn, 0)} for arn in self.layers]
         if self.kms_key_arn:
             output["KMSKeyArn"] = self.kms_key_arn
         for key, value in (("StateReason", self.state_reason), ("StateReasonCode", self.state_reason_code)):
@@ -184,8 +189,6 @@ def apply_configuration(version: FunctionVersion, params: dict[str, Any]) -> Fun
                 "The provided target arn is invalid. Only SQS and SNS are supported targets.",
             )
         changes["dead_letter_target"] = target
-    if "Layers" in params:
-        changes["layers"] = list(params["Layers"] or [])
     if "EphemeralStorage" in params:
         changes["ephemeral_storage"] = params["EphemeralStorage"]["Size"]
     if "KMSKeyArn" in params:

@@ -5,14 +5,15 @@ mixed into one class. Functions execute in sandboxes (freehold.runtime)."""
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from freehold.gateway.context import RequestContext
 from freehold.protocol.errors import ServiceError
 from freehold.services.base import Params, ServiceRuntime
-from freehold.services.lambda_ import code as code_packages
 from freehold.services.lambda_ import limits
 from freehold.services.lambda_.invoke import InvokeOps
+from freehold.services.lambda_.layers import LayerOps, check_total_size
 from freehold.services.lambda_.lookup import check_revision, function_not_found, lost_race
 from freehold.services.lambda_.models import (
     CodePackage,
@@ -31,7 +32,7 @@ from freehold.state.blobs import BlobNotFound
 MAX_ITEMS_DEFAULT = 50
 
 
-class LambdaProvider(VersionOps, PermissionOps, PollerOps, InvokeOps):
+class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, InvokeOps):
     service: ClassVar[str] = "lambda"
     partial: ClassVar[dict[str, str]] = {
         "CreateFunction": "zip packages only (container images are refused); VpcConfig, FileSystemConfigs, "
@@ -63,31 +64,6 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, InvokeOps):
     def reset(self) -> None:
         self.reset_execution()
 
-    # -- code ------------------------------------------------------------------------------------
-    def _code(self, ctx: RequestContext, params: Params, operation: str) -> CodePackage:
-        """The package from ZipFile, or from S3Bucket/S3Key(/S3ObjectVersion) through S3's API."""
-        if params.get("ZipFile") is not None:
-            data = params["ZipFile"]
-            if isinstance(data, str):
-                data = base64.b64decode(data)
-            return code_packages.store_zip(self.blobs, data, operation)
-        bucket, key = params.get("S3Bucket"), params.get("S3Key")
-        if bucket and key:
-            request: Params = {"Bucket": bucket, "Key": key}
-            if params.get("S3ObjectVersion"):
-                request["VersionId"] = params["S3ObjectVersion"]
-            try:
-                body = self.call("s3", ctx, "GetObject", request)["Body"]
-            except ServiceError as error:
-                raise ServiceError(
-                    "InvalidParameterValueException",
-                    f"Error occurred while GetObject. S3 Error Code: {error.code}. S3 Error Message: {error.message}",
-                ) from None
-            return code_packages.store_zip(self.blobs, _read_body(body), operation)
-        raise ServiceError(
-            "InvalidParameterValueException", "Please provide a source for function code."
-        )
-
     # -- functions -------------------------------------------------------------------------------
     def create_function(self, ctx: RequestContext, params: Params) -> Params:
         name = check_new_function_name(params["FunctionName"], ctx.account_id, ctx.region)
@@ -98,10 +74,17 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, InvokeOps):
             raise ServiceError("ResourceConflictException", f"Function already exist: {name}", 409,
                                fields={"Type": "User"})
         self.check_role(ctx, params["Role"])
-        package = self._code(ctx, params["Code"], "CreateFunction")
+        layers = self.function_layers(ctx, list(params.get("Layers") or []), 0)
+        package = self.code_package(ctx, params["Code"], "CreateFunction")
+        try:
+            check_total_size(package.unzipped_size, layers)
+        except ServiceError:
+            self.blobs.delete(package.blob_key)
+            raise
         latest = apply_configuration(
             FunctionVersion(ctx.account_id, ctx.region, name, LATEST, params["Runtime"], params["Role"],
-                            params["Handler"], package),
+                            params["Handler"], package, layers=[layer["Arn"] for layer in layers],
+                            layer_code=layers),
             params,
         )
         if not self.store.create_function(latest, dict(params.get("Tags") or {}), bool(params.get("Publish"))):
@@ -131,10 +114,7 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, InvokeOps):
         return output
 
     def code_location(self, ctx: RequestContext, version: FunctionVersion) -> str:
-        """A URL freehold serves the package at (like AWS's presigned S3 URL: knowing it is the
-        permission; the blob key in it is random and unguessable)."""
-        host = ctx.request.headers.get("host") or f"{self.settings.host}:{self.settings.port}"
-        return f"http://{host}/_freehold/lambda/code/{version.code.blob_key}.zip"
+        return self.blob_location(ctx, version.code.blob_key)
 
     def get_function_configuration(self, ctx: RequestContext, params: Params) -> Params:
         version, _ = self.resolve(self.ref(ctx, params))
@@ -165,7 +145,12 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, InvokeOps):
             check_package({"PackageType": "Image"}, latest.runtime, latest.handler)
         if params.get("Architectures"):
             latest = apply_configuration(latest, {"Architectures": params["Architectures"]})
-        package = self._code(ctx, params, "UpdateFunctionCode")
+        package = self.code_package(ctx, params, "UpdateFunctionCode")
+        try:
+            check_total_size(package.unzipped_size, latest.layer_code)
+        except ServiceError:
+            self.blobs.delete(package.blob_key)
+            raise
         if params.get("DryRun"):
             self.blobs.delete(package.blob_key)
             return latest.configuration()
@@ -191,6 +176,9 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, InvokeOps):
         if params.get("Role"):
             self.check_role(ctx, params["Role"])
         updated = _updated(apply_configuration(latest, params))
+        if "Layers" in params:
+            layers = self.function_layers(ctx, list(params["Layers"] or []), latest.code.unzipped_size)
+            updated = replace(updated, layers=[layer["Arn"] for layer in layers], layer_code=layers)
         change = self.store.replace_latest(updated, latest.revision_id)
         if change is None:
             self.latest(ref)  # deleted meanwhile: its 404, not a conflict
@@ -314,21 +302,7 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, InvokeOps):
 
 
 def _updated(version: FunctionVersion, **changes: Any) -> FunctionVersion:
-    from dataclasses import replace
-
     return replace(version, last_modified=lambda_timestamp(), revision_id=new_revision(), **changes)
-
-
-def _read_body(body: Any) -> bytes:
-    if isinstance(body, (bytes, bytearray)):
-        return bytes(body)
-    if hasattr(body, "read"):
-        try:
-            return bytes(body.read())
-        finally:
-            if hasattr(body, "close"):
-                body.close()
-    return b"".join(bytes(chunk) for chunk in body)
 
 
 def _encode_marker(value: str) -> str:

@@ -56,6 +56,25 @@ MIGRATIONS = (
         "CREATE INDEX lambda_esm_function ON lambda_event_source_mappings (account_id, region, function_name)",
         "CREATE INDEX lambda_esm_source ON lambda_event_source_mappings (account_id, region, source_arn)",
     )),
+    Migration(3, "layers, function URLs, provisioned concurrency", (
+        """CREATE TABLE lambda_layers (
+            account_id TEXT NOT NULL, region TEXT NOT NULL, layer_name TEXT NOT NULL,
+            next_version BIGINT NOT NULL,
+            PRIMARY KEY (account_id, region, layer_name))""",
+        """CREATE TABLE lambda_layer_versions (
+            account_id TEXT NOT NULL, region TEXT NOT NULL, layer_name TEXT NOT NULL,
+            version BIGINT NOT NULL, document TEXT NOT NULL, code_blob TEXT NOT NULL,
+            policy TEXT, policy_revision TEXT,
+            PRIMARY KEY (account_id, region, layer_name, version))""",
+        """CREATE TABLE lambda_function_urls (
+            account_id TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, qualifier TEXT NOT NULL,
+            url_id TEXT NOT NULL UNIQUE, document TEXT NOT NULL,
+            PRIMARY KEY (account_id, region, name, qualifier))""",
+        """CREATE TABLE lambda_provisioned (
+            account_id TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, qualifier TEXT NOT NULL,
+            document TEXT NOT NULL,
+            PRIMARY KEY (account_id, region, name, qualifier))""",
+    )),
 )
 
 
@@ -252,7 +271,8 @@ class LambdaStore:
         with self.db.transaction() as tx:
             blobs = {row[0] for row in tx.query(
                 "SELECT code_blob FROM lambda_versions WHERE account_id = ? AND region = ? AND name = ?", key)}
-            for table in ("lambda_versions", "lambda_aliases", "lambda_policies", "lambda_functions"):
+            for table in ("lambda_versions", "lambda_aliases", "lambda_policies", "lambda_function_urls",
+                          "lambda_provisioned", "lambda_functions"):
                 tx.execute(f"DELETE FROM {table} WHERE account_id = ? AND region = ? AND name = ?", key)
             return [blob for blob in blobs if not self._blob_used(tx, blob)]
 
@@ -268,10 +288,11 @@ class LambdaStore:
                 "DELETE FROM lambda_versions WHERE account_id = ? AND region = ? AND name = ? AND number = ?",
                 (account_id, region, name, version_number(version)),
             )
-            tx.execute(
-                "DELETE FROM lambda_policies WHERE account_id = ? AND region = ? AND name = ? AND qualifier = ?",
-                (account_id, region, name, version),
-            )
+            for table in ("lambda_policies", "lambda_provisioned"):
+                tx.execute(
+                    f"DELETE FROM {table} WHERE account_id = ? AND region = ? AND name = ? AND qualifier = ?",
+                    (account_id, region, name, version),
+                )
             return [] if self._blob_used(tx, row[0]) else [row[0]]
 
     @staticmethod
@@ -328,8 +349,9 @@ class LambdaStore:
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM lambda_aliases WHERE account_id = ? AND region = ? AND name = ? AND alias = ?",
                        (account_id, region, name, alias))
-            tx.execute("DELETE FROM lambda_policies WHERE account_id = ? AND region = ? AND name = ? "
-                       "AND qualifier = ?", (account_id, region, name, alias))
+            for table in ("lambda_policies", "lambda_function_urls", "lambda_provisioned"):
+                tx.execute(f"DELETE FROM {table} WHERE account_id = ? AND region = ? AND name = ? "
+                           "AND qualifier = ?", (account_id, region, name, alias))
 
     # -- resource policies ------------------------------------------------------------------------
     def get_policy(self, account_id: str, region: str, name: str, qualifier: str) -> tuple[dict[str, Any], str] | None:

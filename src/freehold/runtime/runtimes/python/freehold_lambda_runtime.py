@@ -149,7 +149,10 @@ def _prepare_process():
     sys.stderr = io.TextIOWrapper(open(2, "wb", 0, closefd=False), write_through=True, line_buffering=True)
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     version = "python%d.%d" % sys.version_info[:2]
-    extra = [task_root] + [p for p in ("/opt/python/lib/%s/site-packages" % version, "/opt/python") if os.path.isdir(p)]
+    # A forked interpreter never read PYTHONPATH: its layer directories are added here.
+    layer_paths = [p for p in os.environ.get("PYTHONPATH", "").split(":") if p and p != "/var/runtime"]
+    candidates = layer_paths + ["/opt/python/lib/%s/site-packages" % version, "/opt/python"]
+    extra = [task_root] + [p for p in candidates if os.path.isdir(p)]
     sys.path[:0] = [p for p in extra if p not in sys.path]
     handler = LambdaLogHandler()
     root = logging.getLogger()
@@ -161,8 +164,10 @@ def _prepare_process():
 def main():
     log_handler = _prepare_process()
     api = RuntimeApi(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    _a=time.time()
     try:
         handler = load_handler(os.environ.get("_HANDLER", ""))
+        sys.stdout.write("TRACE %s main %.6f loaded %.6f\n" % (os.environ.get("_TR"), _a, time.time()))
     except HandlerError as error:
         document = error_document(error.error_type, error.message, "", error.stack)
         log_error(document)

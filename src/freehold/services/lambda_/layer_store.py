@@ -1,0 +1,118 @@
+"""Layer versions in SQL (tables lambda_layers and lambda_layer_versions, Lambda's migration 3).
+
+A layer's versions are numbered from a per-layer counter that never goes back, so a deleted
+version's number is never reused (as on AWS). Each version keeps its metadata as JSON, its
+content's blob key and its resource policy (with a RevisionId).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from freehold.state.database import Database, IntegrityError
+
+
+@dataclass
+class LayerVersionRow:
+    account_id: str
+    region: str
+    layer_name: str
+    version: int
+    document: dict[str, Any]
+    code_blob: str
+    policy: dict[str, Any] | None
+    policy_revision: str | None
+
+    @property
+    def layer_arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:layer:{self.layer_name}"
+
+    @property
+    def version_arn(self) -> str:
+        return f"{self.layer_arn}:{self.version}"
+
+
+_COLUMNS = "account_id, region, layer_name, version, document, code_blob, policy, policy_revision"
+
+
+def _row(row: Any) -> LayerVersionRow:
+    return LayerVersionRow(row[0], row[1], row[2], int(row[3]), json.loads(row[4]), row[5],
+                           json.loads(row[6]) if row[6] else None, row[7])
+
+
+class LayerStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def publish(self, account_id: str, region: str, layer_name: str, document: dict[str, Any],
+                code_blob: str) -> LayerVersionRow:
+        """A new version numbered from the layer's counter, in one transaction."""
+        for _ in range(5):
+            try:
+                with self.db.transaction() as tx:
+                    row = tx.query_one(
+                        "SELECT next_version FROM lambda_layers WHERE account_id = ? AND region = ? "
+                        "AND layer_name = ? FOR UPDATE", (account_id, region, layer_name),
+                    )
+                    if row is None:
+                        number = 1
+                        tx.execute("INSERT INTO lambda_layers (account_id, region, layer_name, next_version) "
+                                   "VALUES (?, ?, ?, 2)", (account_id, region, layer_name))
+                    else:
+                        number = int(row[0])
+                        tx.execute("UPDATE lambda_layers SET next_version = ? WHERE account_id = ? AND region = ? "
+                                   "AND layer_name = ?", (number + 1, account_id, region, layer_name))
+                    tx.execute(
+                        f"INSERT INTO lambda_layer_versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
+                        (account_id, region, layer_name, number, json.dumps(document), code_blob),
+                    )
+                return LayerVersionRow(account_id, region, layer_name, number, document, code_blob, None, None)
+            except IntegrityError:
+                continue  # two first versions of a new layer at once: the loser numbers again
+        raise RuntimeError("could not number a layer version")
+
+    def get(self, account_id: str, region: str, layer_name: str, version: int) -> LayerVersionRow | None:
+        row = self.db.query_one(
+            f"SELECT {_COLUMNS} FROM lambda_layer_versions WHERE account_id = ? AND region = ? AND layer_name = ? "
+            "AND version = ?", (account_id, region, layer_name, version),
+        )
+        return _row(row) if row else None
+
+    def versions(self, account_id: str, region: str, layer_name: str | None = None) -> list[LayerVersionRow]:
+        """Versions of one layer (or of every layer), by name then newest first."""
+        sql = f"SELECT {_COLUMNS} FROM lambda_layer_versions WHERE account_id = ? AND region = ?"
+        params: tuple[Any, ...] = (account_id, region)
+        if layer_name is not None:
+            sql += " AND layer_name = ?"
+            params += (layer_name,)
+        rows = self.db.query(sql + " ORDER BY layer_name, version DESC", params)
+        return [_row(row) for row in rows]
+
+    def delete(self, account_id: str, region: str, layer_name: str, version: int) -> str | None:
+        """Delete a version; its blob key when no function version uses the content any more
+        (functions keep running with layers deleted after they were configured, as on AWS)."""
+        with self.db.transaction() as tx:
+            row = tx.query_one(
+                "SELECT code_blob FROM lambda_layer_versions WHERE account_id = ? AND region = ? AND layer_name = ? "
+                "AND version = ?", (account_id, region, layer_name, version),
+            )
+            if row is None:
+                return None
+            tx.execute("DELETE FROM lambda_layer_versions WHERE account_id = ? AND region = ? AND layer_name = ? "
+                       "AND version = ?", (account_id, region, layer_name, version))
+            blob = str(row[0])
+            # Function versions record their layers' blob keys in their configuration.
+            used = tx.query_one("SELECT 1 FROM lambda_versions WHERE config LIKE ?", (f"%{blob}%",))
+        return None if used else blob
+
+    def put_policy(self, row: LayerVersionRow, policy: dict[str, Any] | None, revision: str | None,
+                   expected_revision: str | None) -> bool:
+        """Replace the policy if its RevisionId is still `expected_revision` (optimistic)."""
+        return self.db.execute(
+            "UPDATE lambda_layer_versions SET policy = ?, policy_revision = ? WHERE account_id = ? AND region = ? "
+            "AND layer_name = ? AND version = ? AND COALESCE(policy_revision, '') = ?",
+            (json.dumps(policy) if policy else None, revision, row.account_id, row.region, row.layer_name,
+             row.version, expected_revision or ""),
+        ) == 1
