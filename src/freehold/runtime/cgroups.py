@@ -9,17 +9,17 @@ from pathlib import Path
 
 
 class MemoryCgroup:
-    def __init__(self, parent: str, name: str, limit_mb: int) -> None:
+    def __init__(self, parent: str, name: str, limit_mb: int | None) -> None:
+        """The cgroup `name` under `parent`, made if missing; limited when `limit_mb` is given
+        (the zygote limits those of its blank sandboxes itself: see runtime/zygote.py)."""
         self.path = Path(parent) / name
         self.path.mkdir(exist_ok=True)
-        limit = str(limit_mb * 1024 * 1024)
-        (self.path / "memory.limit_in_bytes").write_text(limit)
-        memsw = self.path / "memory.memsw.limit_in_bytes"
-        if memsw.exists():
-            try:  # without this, swap would let a sandbox run past its limit
-                memsw.write_text(limit)
-            except OSError:
-                pass
+        if limit_mb is not None:
+            set_limit(self.path, limit_mb)
+
+    @classmethod
+    def adopt(cls, path: str) -> MemoryCgroup:
+        return cls(str(Path(path).parent), Path(path).name, None)
 
     def max_used_mb(self) -> int:
         try:
@@ -51,6 +51,17 @@ class MemoryCgroup:
     def remove(self) -> None:
         try:
             os.rmdir(self.path)
+        except OSError:
+            pass
+
+
+def set_limit(path: Path, limit_mb: int) -> None:
+    limit = str(limit_mb * 1024 * 1024)
+    (path / "memory.limit_in_bytes").write_text(limit)
+    memsw = path / "memory.memsw.limit_in_bytes"
+    if memsw.exists():
+        try:  # without this, swap would let a sandbox run past its limit
+            memsw.write_text(limit)
         except OSError:
             pass
 

@@ -57,7 +57,8 @@ class Executor:
             cgroups.remove_stale(self.isolation.cgroup_parent)
             os.makedirs(self.isolation.cgroup_parent, exist_ok=True)
         self.sdk_dir = prepare_sdk(self.data_dir / "lambda" / "sdk")
-        self.zygotes = Zygotes(self.sdk_dir)
+        self.uids = isolation.SandboxUids()
+        self.zygotes = Zygotes(self.sdk_dir, self._profile)
         self._spawn_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="freehold-spawn")
         self.loop = asyncio.new_event_loop()
         self.pool = WarmPool(self._spawn, idle_seconds=idle_seconds, max_sandboxes=max_sandboxes,
@@ -65,6 +66,18 @@ class Executor:
         self._thread = threading.Thread(target=self._run_loop, name="freehold-runtime", daemon=True)
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self._start_pool(), self.loop).result(10)
+        # The zygote of the default Python starts now, in the background (it preloads and warms
+        # the SDK for about half a second), and forks its blank sandboxes ahead of demand.
+        self._spawn_pool.submit(self._start_default_zygote)
+
+    def _start_default_zygote(self) -> None:
+        try:
+            self.zygotes.get(launch.interpreter_for_default())
+        except Exception:
+            log.warning("could not start the default zygote", exc_info=True)
+
+    def _profile(self, zygote_python: str) -> dict[str, Any]:
+        return launch.profile(self.isolation, zygote_python, self.sdk_dir)
 
     async def _start_pool(self) -> None:
         self.pool.start()
@@ -101,19 +114,21 @@ class Executor:
     async def _spawn(self, sandbox: Sandbox) -> None:
         loop = asyncio.get_running_loop()
         spec = sandbox.spec
-        # A sandbox under its own uid: its Runtime API serves that uid's sockets only.
-        owner = spec.owner if self.isolation.uid_per_function else None
-        api = await sandbox.listen(owner[0] if owner is not None else None)
+        # A sandbox under a uid of its own (and its function's gid, which owns its code): its
+        # Runtime API serves that uid's sockets only.
+        uid: tuple[int, int] | None = None
+        if self.isolation.uid_per_function and spec.owner is not None:
+            uid = (self.uids.take(), spec.owner[1])
+            sandbox.on_close.append(lambda: self.uids.give_back(uid[0]))
+        api = await sandbox.listen(uid[0] if uid is not None else None)
         zygote_python, interpreter = launch.interpreter_for(spec)
         if interpreter is not None and interpreter.warning:
             sandbox.warnings.append(interpreter.warning)
         credentials = await loop.run_in_executor(self._spawn_pool, self.credentials, spec)
-        if self.isolation.memory_cgroup == "v1":
-            sandbox.cgroup = cgroups.MemoryCgroup(self.isolation.cgroup_parent, sandbox.id, spec.memory_mb)
         request = launch.plan(
             spec, self.isolation, api=api, stream=sandbox.stream, credentials=credentials, endpoint=self.endpoint,
             sdk_dir=self.sdk_dir, data_dir=str(self.data_dir), zygote_python=zygote_python,
-            runtime_interpreter=interpreter, cgroup=str(sandbox.cgroup.path) if sandbox.cgroup else None,
+            runtime_interpreter=interpreter, cgroup=None, uid=uid,
         )
         read_fd, write_fd = os.pipe()
         sandbox.attach_output(read_fd)
@@ -121,11 +136,13 @@ class Executor:
         def exited(status: int) -> None:
             loop.call_soon_threadsafe(sandbox.on_exit, status)
 
-        def fork() -> int:
+        def fork() -> tuple[int, str]:
             try:
                 return self.zygotes.get(zygote_python).spawn(request, write_fd, exited)
             finally:
                 os.close(write_fd)
 
         sandbox.init_started = time.perf_counter()
-        sandbox.pid = await loop.run_in_executor(self._spawn_pool, fork)
+        sandbox.pid, cgroup = await loop.run_in_executor(self._spawn_pool, fork)
+        if cgroup:
+            sandbox.cgroup = cgroups.MemoryCgroup.adopt(cgroup)

@@ -2,14 +2,18 @@
 /_freehold/health.
 
 Always: a separate process per sandbox, a clean environment, rlimits, its own working
-directory. As root: an unprivileged uid per function (its Runtime API serves only that uid's
-sockets), mount and pid namespaces (code read-only at /var/task, owned by root; a private /tmp
-of the ephemeral size, private /dev/shm and /run/lock; freehold's data directory and /root
-hidden), and a memory cgroup (v1 `memory` controller) for MemorySize where writable.
+directory. As root: an unprivileged uid per sandbox (its Runtime API serves only that uid's
+sockets, so not even another sandbox of the same function gets in) with a gid per function
+(its code is root-owned, readable by that group only), mount and pid namespaces with a
+pivot_root into a minimal tree (runtime/sandbox_root.py: system directories read-only, code
+read-only at /var/task, a private /tmp of the ephemeral size, private /dev/shm and /run; the
+host's /work, /home, /root, freehold's data directory and other functions' code are simply not
+there), and a memory cgroup (v1 `memory` controller) for MemorySize where writable.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
 import subprocess
@@ -18,8 +22,10 @@ from functools import lru_cache
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-UID_BASE = 200000
+UID_BASE = 200000  # function gids (and the owners of their code trees)
 UID_SPAN = 50000
+SANDBOX_UID_BASE = 300000  # sandbox uids, one per live sandbox
+SANDBOX_UID_SPAN = 50000
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,8 @@ class Isolation:
         # The Runtime API of a sandbox admits only its own uid's sockets (found in
         # /proc/net/tcp), which needs a uid per function.
         rungs["runtime_api_peer_check"] = self.uid_per_function
+        rungs["uid_per_sandbox"] = self.uid_per_function
+        rungs["pivot_root"] = self.mount_namespace
         rungs["limitations"] = self.limitations()
         return rungs
 
@@ -52,14 +60,38 @@ class Isolation:
         if not self.mount_namespace:
             notes.append("No mount namespace: functions see and share the host's filesystem, /tmp, /dev/shm and "
                          "/run/lock, and may write wherever freehold's uid may.")
+        notes.append("freehold's gateway is reachable from functions on loopback, by design (their SDK calls go "
+                     "there).")
         return notes
 
 
 def function_owner(account_id: str, region: str, name: str) -> tuple[int, int]:
-    """A stable unprivileged uid/gid per function (no /etc/passwd entry is needed)."""
+    """A stable unprivileged uid/gid per function (no /etc/passwd entry is needed): its gid
+    owns the function's code trees; each sandbox runs as a uid of its own with this gid."""
     digest = hashlib.sha256(f"{account_id}:{region}:{name}".encode()).digest()
     uid = UID_BASE + int.from_bytes(digest[:4], "big") % UID_SPAN
     return uid, uid
+
+
+class SandboxUids:
+    """Unprivileged uids handed to sandboxes, one per live sandbox, reused once it ended."""
+
+    def __init__(self, base: int = SANDBOX_UID_BASE, span: int = SANDBOX_UID_SPAN) -> None:
+        # Oldest-freed first: a uid comes back as late as possible.
+        self._free = collections.deque(range(base, base + span))
+        self._taken: set[int] = set()
+
+    def take(self) -> int:
+        if not self._free:
+            raise RuntimeError("no free sandbox uid")
+        uid = self._free.popleft()
+        self._taken.add(uid)
+        return uid
+
+    def give_back(self, uid: int) -> None:
+        if uid in self._taken:
+            self._taken.discard(uid)
+            self._free.append(uid)
 
 
 def _namespaces_work() -> bool:

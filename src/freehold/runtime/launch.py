@@ -43,6 +43,11 @@ def interpreter_for(spec: FunctionSpec) -> tuple[str, Interpreter | None]:
     return default.path, None
 
 
+def interpreter_for_default() -> str:
+    """The Python whose zygote forks sandboxes of non-Python runtimes (and of this Python)."""
+    return python_for(f"python{sys.version_info[0]}.{sys.version_info[1]}").path
+
+
 def environment(spec: FunctionSpec, api: str, stream: str, credentials: dict[str, str],
                 endpoint: str, task_root: str, opt: str = OPT) -> dict[str, str]:
     """`opt` is where the function's layers are: /opt in a mount namespace, else the merged
@@ -81,10 +86,37 @@ def environment(spec: FunctionSpec, api: str, stream: str, credentials: dict[str
     return env
 
 
+def profile(isolation: Isolation, zygote_python: str, sdk_dir: str) -> dict[str, Any]:
+    """What every sandbox of one zygote shares, prepared in blank sandboxes ahead of demand:
+    namespaces and the minimal root tree (runtime/sandbox_root.py) with the interpreter's
+    prefix (at its own path, where the zygote imported from, and at /var/lang), the runtime
+    clients (at their path and /var/runtime/client) and the SDK's packages."""
+    namespaced = isolation.mount_namespace
+    result: dict[str, Any] = {"pid_namespace": isolation.pid_namespace, "mount_namespace": namespaced,
+                              # Blanks join a memory cgroup of their own when forked (joining
+                              # costs the kernel an RCU grace period: not on the request path).
+                              "cgroup_parent": isolation.cgroup_parent if isolation.memory_cgroup == "v1" else ""}
+    if namespaced:
+        prefix = str(Path(zygote_python).resolve().parent.parent)
+        binds = [[prefix, prefix], [prefix, "/var/lang"], [str(RUNTIMES_DIR), str(RUNTIMES_DIR)],
+                 [str(RUNTIMES_DIR), f"{RUNTIME_DIR}/client"]]
+        if sdk_dir:
+            # The SDK directory holds links to the packages: both are bound where they are.
+            binds.append([sdk_dir, sdk_dir])
+            for entry in sorted(Path(sdk_dir).iterdir()):
+                real = str(entry.resolve())
+                if real != str(entry):
+                    binds.append([real, real])
+        result.update(root=isolation.holder, binds=binds)
+    return result
+
+
 def plan(spec: FunctionSpec, isolation: Isolation, *, api: str, stream: str, credentials: dict[str, str],
          endpoint: str, sdk_dir: str, data_dir: str, zygote_python: str,
-         runtime_interpreter: Interpreter | None, cgroup: str | None) -> dict[str, Any]:
-    """The zygote's spawn request for one sandbox of `spec`."""
+         runtime_interpreter: Interpreter | None, cgroup: str | None,
+         uid: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The zygote's spawn request for one sandbox of `spec`: what a blank sandbox (see
+    `profile`) is given to become this function's. `uid` is the sandbox's own (uid, gid)."""
     namespaced = isolation.mount_namespace
     task_root = TASK_ROOT if namespaced else str(spec.code_dir)
     # Layers: at /opt in a mount namespace; else the search paths point at the merged tree.
@@ -110,34 +142,21 @@ def plan(spec: FunctionSpec, isolation: Isolation, *, api: str, stream: str, cre
         "cwd": task_root,
         "argv": argv,
         "rlimits": {"RLIMIT_NOFILE": [1024, 1024], "RLIMIT_CORE": [0, 0], "RLIMIT_NPROC": [1024, 1024]},
-        "pid_namespace": isolation.pid_namespace,
         "cgroup": cgroup,
+        "memory_mb": spec.memory_mb,
     }
-    if isolation.uid_per_function and spec.owner is not None:
-        request["uid"], request["gid"] = spec.owner
+    if uid is not None:
+        request["uid"], request["gid"] = uid
     if namespaced:
-        prefix = str(Path(zygote_python).resolve().parent.parent)
-        binds = [
-            [str(spec.code_dir), TASK_ROOT],
-            [str(RUNTIMES_DIR), f"{RUNTIME_DIR}/client"],
-            [prefix, "/var/lang"],
-            # Paths the zygote already imported from stay where they were.
-            [prefix, prefix],
-            [str(RUNTIMES_DIR), str(RUNTIMES_DIR)],
-        ]
-        if sdk_dir:
-            binds.append([sdk_dir, sdk_dir])
+        # Bound from the host at assignment; everything else the sandbox sees is the profile's.
+        binds = [[str(spec.code_dir), TASK_ROOT]]
         if spec.opt_dir is not None:
-            # Bound after /opt is hidden (binds land on top of the hiding tmpfs), read-only.
-            binds.append([str(spec.opt_dir), OPT])
+            binds.append([str(spec.opt_dir), OPT])  # the function's layers, merged, read-only
         if runtime_interpreter is not None and runtime_interpreter.path != zygote_python:
             binary_dir = str(Path(runtime_interpreter.path).parent)
-            if binary_dir.startswith("/root"):
-                binds.append([binary_dir, binary_dir])
-        hide = ["/root", "/var", "/opt"]
-        if not data_dir.startswith("/tmp/") and data_dir != "/tmp":
-            hide.append(data_dir)
-        request["filesystem"] = {
-            "binds": binds, "hide": hide, "holder": isolation.holder, "tmp_mb": spec.ephemeral_mb,
-        }
+            if not binary_dir.startswith(("/usr/", "/bin", "/sbin")):
+                # An interpreter outside /usr (pyenv, nvm): its whole prefix, where it is.
+                prefix = str(Path(binary_dir).parent)
+                binds.append([prefix, prefix])
+        request["filesystem"] = {"binds": binds, "tmp_mb": spec.ephemeral_mb}
     return request

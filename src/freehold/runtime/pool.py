@@ -79,9 +79,9 @@ class WarmPool:
             if ready is not None and ready.alive:
                 self._fork_spare(spec)
                 return ready
-        sandbox = await self._new(spec)
-        self._fork_spare(spec)
-        return sandbox
+        # A cold start: no spare forked now, it would compete with this sandbox's init for the
+        # CPU (the zygote's blank sandboxes already make the next cold start cheap).
+        return await self._new(spec)
 
     def _fork_spare(self, spec: FunctionSpec) -> None:
         """Fork the next sandbox of a busy function ahead of demand, off the request path."""

@@ -14,6 +14,7 @@ import signal
 import time
 import uuid
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from freehold.runtime import api_server
@@ -59,6 +60,7 @@ class Sandbox:
         self.exit_status: int | None = None
         self.killed_by_us = False
         self.warnings: list[str] = []
+        self.on_close: list[Callable[[], None]] = []  # run once the process is gone
         self._loop = asyncio.get_running_loop()
         self.ready: asyncio.Future[None] = self._loop.create_future()
         self.exited: asyncio.Future[int] = self._loop.create_future()
@@ -194,6 +196,9 @@ class Sandbox:
             self.output_fd = None
         if self.cgroup is not None:
             self.cgroup.remove()
+        for callback in self.on_close:
+            callback()
+        self.on_close.clear()
 
     # -- one invocation ---------------------------------------------------------------------------
     def _exit_reason(self) -> tuple[str, str]:

@@ -1,22 +1,30 @@
 """The zygote: a small process per Python interpreter that forks sandboxes on request.
 
 Run as `python -I zygote.py <runtime-client-dir> <sdk-dir> <fd>` (isolated mode: freehold
-itself is never importable here). It preloads freehold's Python runtime client and boto3, then
-serves spawn requests on the inherited Unix stream socket <fd>: one JSON line per request, with the sandbox's
-output pipe attached (SCM_RIGHTS). Each sandbox is forked, isolated (session, cgroup, mount
-and pid namespaces, private /tmp, read-only code, unprivileged uid, rlimits, clean
-environment) and then either runs the Python runtime client in-process (Python functions of
-this interpreter's version: no exec, modules already loaded) or execs its command (Node.js,
-provided bootstraps, other Python versions).
+itself is never importable here). It preloads freehold's Python runtime client and boto3, and
+warms botocore's data (runtimes/python/freehold_sdk_warmup.py), then serves requests on the
+inherited Unix stream socket <fd>, one JSON line each:
+
+- {"profile": {...}, "blanks": n}: what every sandbox of this zygote shares (namespaces, the
+  minimal root tree: runtime/sandbox_root.py). The zygote then keeps n *blank* sandboxes
+  forked ahead of demand, off the request path: each already made its session, namespaces and
+  root tree and waits, still root, to be given a function.
+- a spawn request, with the sandbox's output pipe attached (SCM_RIGHTS): a blank is handed the
+  function's part (its code and layers, /tmp size, uid, cgroup, rlimits, environment) over its
+  own channel; it binds those, drops to its uid and either runs the Python runtime client
+  in-process (Python functions of this interpreter's version: no exec, modules already loaded)
+  or execs its command (Node.js, provided bootstraps). Then a new blank is forked.
 
 Replies and notices are JSON lines: {"spawned": id, "pid": n} | {"failed": id, "error": s} |
-{"exited": pid, "status": waitstatus}. The zygote dies with its parent (PR_SET_PDEATHSIG).
+{"exited": pid, "status": waitstatus}. The zygote dies with its parent (PR_SET_PDEATHSIG), and
+every sandbox with the zygote.
 
 This file must run on every Python a function may use (3.9+): no freehold imports, stdlib only.
 """
 
 import ctypes
 import errno
+import gc
 import json
 import os
 import resource
@@ -27,86 +35,18 @@ import sys
 import traceback
 
 PR_SET_PDEATHSIG = 1
-CLONE_NEWNS = 0x00020000
-CLONE_NEWPID = 0x20000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-MNT_DETACH = 2
-SHM_MB = 64  # the private /dev/shm's cap
+MAX_ASSIGNMENT = 1 << 20  # a spawn request: environment (4 KB on AWS), binds, credentials
 
 _libc = ctypes.CDLL(None, use_errno=True)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sandbox_root  # noqa: E402  (the directory above, only for this import)
 
-
-def _check(result, what):
-    if result != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, f"{what}: {os.strerror(code)}")
+del sys.path[0]
 
 
 def prctl_deathsig(sig):
-    _check(_libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0), "prctl")
-
-
-def unshare(flags):
-    _check(_libc.unshare(flags), "unshare")
-
-
-def mount(source, target, fstype, flags, data=None):
-    _check(
-        _libc.mount(
-            source.encode() if source else None, target.encode(), fstype.encode() if fstype else None,
-            ctypes.c_ulong(flags), data.encode() if data else None,
-        ),
-        f"mount {target}",
-    )
-
-
-def umount(target):
-    _check(_libc.umount2(target.encode(), MNT_DETACH), f"umount {target}")
-
-
-def bind(source, target, readonly=True):
-    os.makedirs(target, exist_ok=True)
-    mount(source, target, None, MS_BIND | MS_REC)
-    if readonly:
-        mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-
-
-def build_filesystem(spec):
-    """The sandbox's view: /var/task (code, read-only), /var/runtime, /var/lang, /opt, a private
-    /tmp of the ephemeral size, private /dev/shm and /run/lock; freehold's data directory and
-    /root hidden; no staging mount left behind."""
-    fs = spec["filesystem"]
-    mount(None, "/", None, MS_REC | MS_PRIVATE)
-    # /var becomes a fresh tmpfs holding the Lambda layout; sources outside /var stay
-    # reachable until the hiding mounts below, so everything is bound first.
-    staging = []
-    for source, target in fs["binds"]:
-        staging.append((source, target))
-    holder = fs["holder"]  # a tmpfs where bind sources wait while /root etc. are covered
-    mount("tmpfs", holder, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m")
-    parked = []
-    for index, (source, target) in enumerate(staging):
-        spot = os.path.join(holder, str(index))
-        os.mkdir(spot)
-        mount(source, spot, None, MS_BIND | MS_REC)
-        parked.append((spot, target))
-    for hidden in fs["hide"]:
-        if os.path.isdir(hidden):
-            mount("tmpfs", hidden, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m")
-    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={fs['tmp_mb']}m")
-    # The host's /dev/shm and /run/lock are world-writable and shared: each sandbox gets its own.
-    if os.path.isdir("/dev/shm"):
-        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={SHM_MB}m")
-    if os.path.isdir("/run/lock"):
-        mount("tmpfs", "/run/lock", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=1m")
-    for spot, target in parked:
-        bind(spot, target, readonly=True)
-    # The staging binds are writable views of the sources (code included): gone once every
-    # target holds its own read-only bind, and the holder with them.
-    for spot, _ in parked:
-        umount(spot)
-    umount(holder)
+    if _libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl")
 
 
 def set_limits(spec):
@@ -123,41 +63,86 @@ def become(spec):
         os.setuid(uid)
 
 
-def run_sandbox(spec, out_fd):
-    """In the forked child: never returns."""
-    code = 1
+# -- a blank sandbox -------------------------------------------------------------------------------
+def limit_memory(cgroup, limit_mb):
+    """A blank's memory cgroup gets its function's MemorySize (swap included, where the kernel
+    accounts it: otherwise swap would let a sandbox run past its limit)."""
+    limit = str(limit_mb * 1024 * 1024)
+    with open(os.path.join(cgroup, "memory.limit_in_bytes"), "w") as file:
+        file.write(limit)
     try:
+        with open(os.path.join(cgroup, "memory.memsw.limit_in_bytes"), "w") as file:
+            file.write(limit)
+    except OSError:
+        pass
+
+
+def run_blank(profile, channel, cgroup=""):
+    """In a child forked ahead of demand: isolate, wait for a function, run it. Never returns."""
+    setup_error = ""
+    try:
+        # Nothing of the zygote's stays open in a sandbox (its control socket, wake-up pipe and
+        # epoll instance: a function could otherwise unregister the zygote's own socket).
+        os.closerange(3, channel.fileno())
+        os.closerange(channel.fileno() + 1, 65536)
         signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        if cgroup:
+            with open(os.path.join(cgroup, "cgroup.procs"), "w") as procs:
+                procs.write("0")  # this process (and so every process of the sandbox)
         os.setsid()
         prctl_deathsig(signal.SIGKILL)
+        flags = (sandbox_root.CLONE_NEWNS if profile.get("mount_namespace") else 0) | (
+            sandbox_root.CLONE_NEWPID if profile.get("pid_namespace") else 0)
+        if flags:
+            sandbox_root.unshare(flags)
+        if profile.get("pid_namespace"):
+            # The first child is pid 1 of the new namespace; this process relays its end.
+            child = os.fork()
+            if child:
+                channel.close()
+                relay(child)
+            prctl_deathsig(signal.SIGKILL)
+        if profile.get("mount_namespace"):
+            sandbox_root.prepare(profile)
+    except BaseException:
+        setup_error = "freehold sandbox: " + traceback.format_exc()
+    try:
+        data, fds, _, _ = socket.recv_fds(channel, MAX_ASSIGNMENT, 4)
+    except OSError:
+        os._exit(0)
+    channel.close()
+    if not data:
+        os._exit(0)
+    run_sandbox(json.loads(data), fds, setup_error)
+
+
+def run_sandbox(spec, fds, setup_error):
+    """The function's part, in the blank: never returns."""
+    code = 1
+    try:
+        out_fd = fds[0]
         os.dup2(out_fd, 1)
         os.dup2(out_fd, 2)
         os.close(out_fd)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.close(devnull)
-        if spec.get("cgroup"):
-            with open(os.path.join(spec["cgroup"], "cgroup.procs"), "w") as procs:
-                procs.write(str(os.getpid()))
-        flags = (CLONE_NEWNS if spec.get("filesystem") else 0) | (CLONE_NEWPID if spec.get("pid_namespace") else 0)
-        if flags:
-            unshare(flags)
-        if spec.get("pid_namespace"):
-            # The first child is pid 1 of the new namespace; this process relays its end.
-            child = os.fork()
-            if child:
-                relay(child)
-            prctl_deathsig(signal.SIGKILL)
-            if spec.get("filesystem"):
-                mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        if spec.get("filesystem"):
-            build_filesystem(spec)
+        if setup_error:
+            os.write(2, setup_error.encode())
+            os._exit(127)
+        if len(fds) > 1:
+            # The sandbox's memory cgroup (opened by the zygote): "0" moves the writer itself.
+            os.write(fds[1], b"0")
+            os.close(fds[1])
+        filesystem = spec.get("filesystem")
+        if filesystem:
+            sandbox_root.assign(filesystem["binds"], filesystem["tmp_mb"], spec.get("uid"), spec.get("gid"))
         set_limits(spec)
         become(spec)
         os.chdir(spec["cwd"])
         os.environ.clear()
         os.environ.update(spec["env"])
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         if spec.get("argv"):
             os.execve(spec["argv"][0], spec["argv"], spec["env"])
@@ -185,7 +170,6 @@ def run_sandbox(spec, out_fd):
 
 def relay(child):
     """Wait for the namespace's pid 1 and end the same way (signal or exit code)."""
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     while True:
         try:
             _, status = os.waitpid(child, 0)
@@ -199,30 +183,129 @@ def relay(child):
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
 
-def send(sock, message):
-    sock.sendall((json.dumps(message) + "\n").encode())
+# -- the zygote's loop -------------------------------------------------------------------------------
+class Zygote:
+    def __init__(self, sock):
+        self.sock = sock
+        self.profile = {}
+        self.target = 0
+        self.blanks = []  # (pid, channel, memory cgroup or "") of blank sandboxes, oldest first
+        self.blank_pids = {}  # pid -> its cgroup
+        self.forked = 0
 
+    def send(self, message):
+        self.sock.sendall((json.dumps(message) + "\n").encode())
 
-def serve(sock):
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    os.set_blocking(wake_r, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    selector = selectors.DefaultSelector()
-    selector.register(sock, selectors.EVENT_READ)
-    selector.register(wake_r, selectors.EVENT_READ)
-    buffer = b""
-    fds = []
-    while True:
-        for key, _ in selector.select():
-            if key.fileobj == wake_r:
+    def fork_blank(self):
+        cgroup = ""
+        if self.profile.get("cgroup_parent"):
+            self.forked += 1
+            cgroup = os.path.join(self.profile["cgroup_parent"], "z%d-%d" % (os.getpid(), self.forked))
+            try:
+                os.mkdir(cgroup)
+            except OSError:
+                cgroup = ""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            return None
+        if pid == 0:
+            self.sock.close()
+            ours.close()
+            for _, channel, _ in self.blanks:
+                channel.close()
+            run_blank(self.profile, theirs, cgroup)
+        theirs.close()
+        self.blanks.append((pid, ours, cgroup))
+        self.blank_pids[pid] = cgroup
+        return pid
+
+    def refill(self):
+        while len(self.blanks) < self.target:
+            if self.fork_blank() is None:
+                return
+
+    def spawn(self, request, fds):
+        """Hand the request to a blank (a new one when none is left); reply with its pid."""
+        out_fd = fds[0]
+        for extra in fds[1:]:
+            os.close(extra)
+        message = json.dumps(request).encode()
+        cgroup_fd = None
+        try:
+            if request.get("cgroup"):
+                cgroup_fd = os.open(os.path.join(request["cgroup"], "cgroup.procs"), os.O_WRONLY)
+            while True:
+                if not self.blanks and self.fork_blank() is None:
+                    raise OSError(errno.EAGAIN, "cannot fork")
+                pid, channel, cgroup = self.blanks.pop(0)
+                self.blank_pids.pop(pid, None)
                 try:
-                    os.read(wake_r, 4096)
-                except BlockingIOError:
-                    pass
-            else:
-                data, new_fds, _, _ = socket.recv_fds(sock, 65536, 16)
+                    if cgroup and request.get("memory_mb"):
+                        limit_memory(cgroup, int(request["memory_mb"]))
+                    socket.send_fds(channel, [message], [out_fd] + ([cgroup_fd] if cgroup_fd is not None else []))
+                    break
+                except OSError:
+                    continue  # that blank died; it is reaped as an unknown child
+                finally:
+                    channel.close()
+        except OSError as error:
+            self.send({"failed": request["id"], "error": str(error)})
+            return
+        finally:
+            os.close(out_fd)
+            if cgroup_fd is not None:
+                os.close(cgroup_fd)
+        self.send({"spawned": request["id"], "pid": pid, "cgroup": cgroup})
+
+    def reap(self):
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            except OSError as error:
+                if error.errno == errno.EINTR:
+                    continue
+                return
+            if pid == 0:
+                return
+            if pid in self.blank_pids:  # a blank that never got a function
+                cgroup = self.blank_pids.pop(pid)
+                for entry in [b for b in self.blanks if b[0] == pid]:
+                    entry[1].close()
+                    self.blanks.remove(entry)
+                if cgroup:
+                    try:
+                        os.rmdir(cgroup)
+                    except OSError:
+                        pass
+                continue
+            self.send({"exited": pid, "status": status})
+
+    def serve(self):
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        os.set_blocking(wake_r, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        selector = selectors.DefaultSelector()
+        selector.register(self.sock, selectors.EVENT_READ)
+        selector.register(wake_r, selectors.EVENT_READ)
+        buffer = b""
+        fds = []
+        while True:
+            for key, _ in selector.select():
+                if key.fileobj == wake_r:
+                    try:
+                        os.read(wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+                    continue
+                data, new_fds, _, _ = socket.recv_fds(self.sock, 1 << 20, 16)
                 if not data:
                     os._exit(0)
                 buffer += data
@@ -230,38 +313,17 @@ def serve(sock):
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
                     request = json.loads(line)
-                    out_fd = fds.pop(0)
-                    spawn(sock, request, out_fd)
-        reap(sock)
-
-
-def spawn(sock, request, out_fd):
-    try:
-        pid = os.fork()
-    except OSError as error:
-        os.close(out_fd)
-        send(sock, {"failed": request["id"], "error": str(error)})
-        return
-    if pid == 0:
-        sock.close()
-        run_sandbox(request, out_fd)
-    os.close(out_fd)
-    send(sock, {"spawned": request["id"], "pid": pid})
-
-
-def reap(sock):
-    while True:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        except OSError as error:
-            if error.errno == errno.EINTR:
-                continue
-            return
-        if pid == 0:
-            return
-        send(sock, {"exited": pid, "status": status})
+                    if "profile" in request:
+                        self.profile, self.target = request["profile"], int(request.get("blanks", 0))
+                        for _, channel, _ in self.blanks:  # made for another profile: retire them
+                            channel.close()
+                        self.blanks = []
+                        continue
+                    count = int(request.pop("fds", 1))
+                    taken, fds = fds[:count], fds[count:]
+                    self.spawn(request, taken)
+            self.reap()
+            self.refill()
 
 
 def preload(client_dir, sdk_dir):
@@ -271,12 +333,15 @@ def preload(client_dir, sdk_dir):
     import freehold_lambda_runtime  # noqa: F401
 
     try:  # what functions import first; absent SDKs are the function's problem, not ours
-        import boto3  # noqa: F401
-        import botocore.session  # noqa: F401
+        import freehold_sdk_warmup
 
-        boto3.Session  # noqa: B018
+        freehold_sdk_warmup.warm()
     except Exception:
         pass
+    # Objects loaded so far stay put: forked sandboxes then share their pages, as the
+    # collector never touches (and so copies) them.
+    gc.collect()
+    gc.freeze()
 
 
 def main():
@@ -286,8 +351,9 @@ def main():
     client_dir, sdk_dir, fd = sys.argv[1], sys.argv[2], int(sys.argv[3])
     preload(client_dir, sdk_dir)
     sock = socket.socket(fileno=fd)
-    send(sock, {"ready": os.getpid(), "version": list(sys.version_info[:2])})
-    serve(sock)
+    zygote = Zygote(sock)
+    zygote.send({"ready": os.getpid(), "version": list(sys.version_info[:2])})
+    zygote.serve()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ log = logging.getLogger("freehold.runtime")
 ZYGOTE_SCRIPT = Path(__file__).with_name("zygote.py")
 PYTHON_CLIENT_DIR = Path(__file__).parent / "runtimes" / "python"
 SPAWN_TIMEOUT = 10.0
+BLANKS = 2  # blank sandboxes each zygote keeps forked ahead of demand
 
 ExitCallback = Callable[[int], None]
 
@@ -29,7 +30,7 @@ class ZygoteError(Exception):
 class Zygote:
     """One zygote process and its control socket."""
 
-    def __init__(self, interpreter: str, sdk_dir: str) -> None:
+    def __init__(self, interpreter: str, sdk_dir: str, profile: dict[str, Any] | None = None) -> None:
         self.interpreter = interpreter
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.socket = ours
@@ -41,6 +42,7 @@ class Zygote:
         theirs.close()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._send_lock = threading.Lock()  # spawn requests come from several threads
         self._waiting: dict[int, tuple[threading.Event, dict[str, Any]]] = {}
         self._exits: dict[int, ExitCallback] = {}
         self._early_exits: dict[int, int] = {}
@@ -49,6 +51,8 @@ class Zygote:
         if not ready:
             raise ZygoteError(f"the zygote of {interpreter} did not start")
         self.version = tuple(json.loads(ready)["version"])
+        if profile is not None:
+            self.socket.sendall((json.dumps({"profile": profile, "blanks": BLANKS}) + "\n").encode())
         self._reader = threading.Thread(target=self._read, name="freehold-zygote", daemon=True)
         self._reader.start()
 
@@ -86,8 +90,9 @@ class Zygote:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def spawn(self, spec: dict[str, Any], out_fd: int, on_exit: ExitCallback) -> int:
-        """Fork a sandbox; its output goes to `out_fd`; `on_exit(waitstatus)` when it ends."""
+    def spawn(self, spec: dict[str, Any], out_fd: int, on_exit: ExitCallback) -> tuple[int, str]:
+        """Start a sandbox; its output goes to `out_fd`; `on_exit(waitstatus)` when it ends.
+        Returns its pid and its memory cgroup ('' if none)."""
         request_id = next(self._ids)
         event = threading.Event()
         reply: dict[str, Any] = {}
@@ -95,7 +100,8 @@ class Zygote:
             self._waiting[request_id] = (event, reply)
         data = (json.dumps({**spec, "id": request_id}) + "\n").encode()
         try:
-            socket.send_fds(self.socket, [data], [out_fd])
+            with self._send_lock:
+                socket.send_fds(self.socket, [data], [out_fd])
         except OSError as error:
             raise ZygoteError(f"zygote unreachable: {error}") from None
         if not event.wait(SPAWN_TIMEOUT):
@@ -109,7 +115,7 @@ class Zygote:
                 self._exits[pid] = on_exit
         if status is not None:
             on_exit(status)
-        return pid
+        return pid, str(reply.get("cgroup") or "")
 
     def close(self) -> None:
         try:
@@ -127,8 +133,9 @@ class Zygote:
 class Zygotes:
     """The zygotes of one node, by interpreter path."""
 
-    def __init__(self, sdk_dir: str) -> None:
+    def __init__(self, sdk_dir: str, profile_for: Callable[[str], dict[str, Any]] | None = None) -> None:
         self.sdk_dir = sdk_dir
+        self.profile_for = profile_for
         self._zygotes: dict[str, Zygote] = {}
         self._lock = threading.Lock()
 
@@ -136,7 +143,8 @@ class Zygotes:
         with self._lock:
             zygote = self._zygotes.get(interpreter)
             if zygote is None or not zygote.alive():
-                zygote = Zygote(interpreter, self.sdk_dir)
+                profile = self.profile_for(interpreter) if self.profile_for is not None else None
+                zygote = Zygote(interpreter, self.sdk_dir, profile)
                 self._zygotes[interpreter] = zygote
             return zygote
 

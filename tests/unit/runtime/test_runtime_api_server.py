@@ -11,8 +11,8 @@ from pathlib import Path
 
 from freehold.runtime import api_server
 from freehold.runtime.api_server import ACCEPTED, ApiResponse
-from freehold.runtime.isolation import Isolation, function_owner
-from freehold.runtime.launch import LaunchError, plan
+from freehold.runtime.isolation import Isolation, SandboxUids, function_owner
+from freehold.runtime.launch import LaunchError, plan, profile
 from freehold.runtime.seam import FunctionSpec
 
 
@@ -112,14 +112,40 @@ def test_launch_plan_environment_and_isolation(tmp_path: Path) -> None:
     rungs = Isolation(True, True, True, True, True, "v1", "/cg", "/mnt")
     request = plan(_spec(tmp_path, "python3.11"), rungs, api="127.0.0.1:9", stream="s", credentials={"AWS_ACCESS_KEY_ID": "A"},
                    endpoint="http://127.0.0.1:4566", sdk_dir="/sdk", data_dir="/data", zygote_python="/usr/bin/python3",
-                   runtime_interpreter=None, cgroup="/cg/x")
+                   runtime_interpreter=None, cgroup=None, uid=(300001, 200123))
     env = request["env"]
     assert env["AWS_LAMBDA_RUNTIME_API"] == "127.0.0.1:9" and env["LAMBDA_TASK_ROOT"] == "/var/task"
     assert env["MINE"] == "1" and env["AWS_ACCESS_KEY_ID"] == "A" and env["_HANDLER"] == "app.handler"
-    assert request["argv"] is None and request["uid"] >= 200000 and request["cgroup"] == "/cg/x"
-    assert [str(tmp_path), "/var/task"] in request["filesystem"]["binds"]
-    assert "/data" in request["filesystem"]["hide"]
+    assert request["argv"] is None and (request["uid"], request["gid"]) == (300001, 200123)
+    assert request["memory_mb"] == 128
+    # Only the function's own trees come from the host at assignment; the rest is the profile's.
+    assert request["filesystem"] == {"binds": [[str(tmp_path), "/var/task"]], "tmp_mb": 512}
     json.dumps(request)  # what the zygote receives
+
+
+def test_profile_binds_the_runtime_not_the_data_directory(tmp_path: Path) -> None:
+    sdk = tmp_path / "data" / "lambda" / "sdk"
+    sdk.mkdir(parents=True)
+    package = tmp_path / "site-packages" / "boto3"
+    package.mkdir(parents=True)
+    (sdk / "boto3").symlink_to(package)
+    rungs = Isolation(True, True, True, True, True, "v1", "/cg", "/mnt")
+    result = profile(rungs, sys.executable, str(sdk))
+    assert result["root"] == "/mnt" and result["pid_namespace"] and result["cgroup_parent"] == "/cg"
+    targets = {target for _, target in result["binds"]}
+    assert {"/var/lang", "/var/runtime/client", str(sdk), str(package)} <= targets
+    assert not any(source == str(tmp_path / "data") or source == "/" for source, _ in result["binds"])
+    assert profile(Isolation(True, True, False, False, False, "", "", ""), sys.executable, "") == {
+        "pid_namespace": False, "mount_namespace": False, "cgroup_parent": ""}
+
+
+def test_sandbox_uids_are_unique_and_reused_last() -> None:
+    uids = SandboxUids(base=1000, span=3)
+    first, second = uids.take(), uids.take()
+    assert first != second and {first, second} <= {1000, 1001, 1002}
+    uids.give_back(first)
+    assert uids.take() == 1002  # the freed one waits behind the never-used one
+    assert uids.take() == first
 
 
 def test_provided_without_bootstrap_is_an_init_error(tmp_path: Path) -> None:
@@ -131,3 +157,28 @@ def test_provided_without_bootstrap_is_an_init_error(tmp_path: Path) -> None:
         assert error.error_type == "Runtime.InvalidEntrypoint"
     else:
         raise AssertionError("expected LaunchError")
+
+
+def test_peer_uid_over_sock_diag_finds_the_client_socket_owner() -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    with server, socket.create_connection(server.getsockname()) as client:
+        accepted, _ = server.accept()
+        with accepted:
+            peer, local = accepted.getpeername(), accepted.getsockname()
+            uid = api_server.peer_uid_netlink(peer, local)
+            if uid is None:
+                return  # no sock_diag on this host: the /proc/net/tcp way (tested above) is used
+            assert uid == os.getuid()
+            # No such connection: nothing found, never someone else's uid.
+            assert api_server.peer_uid_netlink(("127.0.0.1", client.getsockname()[1] ^ 1), local) is None
+
+
+def test_diag_request_layout() -> None:
+    request = api_server.diag_request(("127.0.0.1", 50000), ("127.0.0.2", 8080))
+    assert len(request) == 16 + 56
+    assert request[16:20] == bytes([socket.AF_INET, socket.IPPROTO_TCP, 0, 0])
+    assert request[24:28] == (50000).to_bytes(2, "big") + (8080).to_bytes(2, "big")
+    assert request[28:32] == socket.inet_aton("127.0.0.1") and request[44:48] == socket.inet_aton("127.0.0.2")
+    assert api_server.diag_uid(b"") is None

@@ -89,6 +89,12 @@ class InvokeOps(LambdaBase):
                 )
             return self._executor
 
+    def _start_executor_soon(self) -> None:
+        if self._executor is not None or getattr(self, "_executor_starting", False):
+            return
+        self._executor_starting = True
+        threading.Thread(target=lambda: self.executor, name="freehold-lambda-start", daemon=True).start()
+
     def execution_health(self) -> dict[str, Any]:
         from freehold.runtime import isolation
 
@@ -97,8 +103,12 @@ class InvokeOps(LambdaBase):
         return {"isolation": isolation.detect().report()}
 
     def sandbox_owner(self, version: FunctionVersion) -> tuple[int, int] | None:
+        """The uid/gid owning a version's code (None when sandboxes cannot change uid). Asked
+        when a package is unpacked (CreateFunction, UpdateFunctionCode): the executor then
+        starts in the background, so its zygote is ready before the function's first invoke."""
         from freehold.runtime import isolation
 
+        self._start_executor_soon()
         if not isolation.detect().uid_per_function:
             return None
         return isolation.function_owner(version.account_id, version.region, version.name)
@@ -116,8 +126,10 @@ class InvokeOps(LambdaBase):
         if cached and cached[0] - time.time() > CREDENTIAL_MARGIN:
             return cached[1]
         ctx = service_context(spec.account_id, spec.region)
+        # The session is named after the function; STS wants 2 characters at least.
+        session_name = spec.name[:64] if len(spec.name) >= 2 else f"{spec.name}_"
         try:
-            answer = self.call("sts", ctx, "AssumeRole", {"RoleArn": role, "RoleSessionName": spec.name[:64]})
+            answer = self.call("sts", ctx, "AssumeRole", {"RoleArn": role, "RoleSessionName": session_name})
         except ServiceError:
             # The role can no longer be assumed (deleted, or its trust changed). The handler
             # still runs, with no credentials: its own SDK calls fail with missing credentials.

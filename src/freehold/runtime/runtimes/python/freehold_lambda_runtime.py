@@ -6,12 +6,12 @@ https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
 https://docs.aws.amazon.com/lambda/latest/dg/python-context.html
 """
 
-import http.client
 import importlib
 import io
 import json
 import logging
 import os
+import socket
 import sys
 import time
 import traceback
@@ -121,15 +121,81 @@ def log_error(document):
     sys.stdout.write("\r".join(lines) + "\n")
 
 
+class Response:
+    def __init__(self, status, headers):
+        self.status = status
+        self.headers = headers
+
+
 class RuntimeApi:
+    """HTTP/1.1 to the Runtime API over one kept-alive socket: requests written whole, answers
+    read with their Content-Length (freehold's Runtime API always sends one). No name lookup:
+    AWS_LAMBDA_RUNTIME_API is an address."""
+
     def __init__(self, address):
-        host, _, port = address.partition(":")
-        self.connection = http.client.HTTPConnection(host, int(port or 80))
+        host, _, port = address.rpartition(":")
+        self.address = (host.strip("[]") or "127.0.0.1", int(port or 80))
+        self.host = address.encode("latin-1")
+        self.sock = None
+        self.buffer = b""
+
+    def _connect(self):
+        family = socket.AF_INET6 if ":" in self.address[0] else socket.AF_INET
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.connect(self.address)
+        except (OSError, ValueError):
+            sock = socket.create_connection(self.address)  # a name after all
+        self.sock = sock
+        self.buffer = b""
+        return sock
 
     def request(self, method, path, body=None, headers=None):
-        self.connection.request(method, API_PREFIX + path, body=body, headers=headers or {})
-        response = self.connection.getresponse()
-        return response, response.read()
+        for attempt in (0, 1):
+            sock = self.sock or self._connect()
+            head = [b"%s %s%s HTTP/1.1\r\nHost: %s\r\n" % (method.encode(), API_PREFIX.encode(), path.encode(),
+                                                               self.host)]
+            for key, value in (headers or {}).items():
+                head.append(("%s: %s\r\n" % (key, value)).encode("latin-1"))
+            if body is not None:
+                head.append(b"Content-Length: %d\r\n" % len(body))
+            head.append(b"\r\n")
+            data = b"".join(head) + (body or b"")
+            try:
+                sock.sendall(data)
+                return self._read_response(sock)
+            except (ConnectionError, EOFError):
+                sock.close()
+                self.sock = None
+                if attempt:  # a kept-alive connection the server closed: once more, anew
+                    raise
+        raise ConnectionError("the Runtime API closed the connection")
+
+    def _fill(self, sock):
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed")
+        self.buffer += chunk
+
+    def _read_response(self, sock):
+        while b"\r\n\r\n" not in self.buffer:
+            self._fill(sock)
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            key, _, value = line.partition(":")
+            headers[key.strip().title()] = value.strip()
+        length = int(headers.get("Content-Length", "0"))
+        while len(self.buffer) < length:
+            self._fill(sock)
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        if headers.get("Connection", "").lower() == "close":
+            sock.close()
+            self.sock = None
+        return Response(status, headers), body
 
     def next(self):
         return self.request("GET", "/invocation/next")
@@ -164,10 +230,8 @@ def _prepare_process():
 def main():
     log_handler = _prepare_process()
     api = RuntimeApi(os.environ["AWS_LAMBDA_RUNTIME_API"])
-    _a=time.time()
     try:
         handler = load_handler(os.environ.get("_HANDLER", ""))
-        sys.stdout.write("TRACE %s main %.6f loaded %.6f\n" % (os.environ.get("_TR"), _a, time.time()))
     except HandlerError as error:
         document = error_document(error.error_type, error.message, "", error.stack)
         log_error(document)
