@@ -15,6 +15,7 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,50 +31,163 @@ UNCHECKED = frozenset({"policy", "x-amz-signature", "signature", "file", "awsacc
                        "x-amz-algorithm", "x-amz-date", "x-amz-security-token"})
 
 
+# S3 reads at most this much of the form before the file (fields, their headers, boundaries).
+MAX_PRE_DATA = 20480
+# POST uploads are single PUTs: at most 5 GB, whatever the policy allows.
+MAX_POST_SIZE = 5 * 1024**3
+# What is read (and ignored) after the file part, at most: S3 ignores every field after it.
+MAX_EPILOGUE = 64 * 1024
+
+
+def malformed() -> ServiceError:
+    return ServiceError("MalformedPOSTRequest",
+                        "The body of your POST request is not well-formed multipart/form-data.", 400)
+
+
+def _pre_data_too_large() -> ServiceError:
+    # AWS's own spelling ("preceeding").
+    return ServiceError("MaxPostPreDataLengthExceeded",
+                        "Your POST request fields preceeding the upload file was too large.", 400,
+                        fields={"MaxPostPreDataLengthBytes": str(MAX_PRE_DATA)})
+
+
 @dataclass
 class FormFile:
+    """The form's file part: its name and type, and its content as it streams in."""
+
     filename: str
     content_type: str | None
-    data: bytes
+    body: AsyncIterator[bytes]
 
 
-def parse_form(body: bytes, content_type: str) -> tuple[dict[str, str], FormFile | None]:
-    """The fields (names lowercased, first value wins) and the file of a multipart/form-data body."""
+class _FormReader:
+    """multipart/form-data read from a stream: the fields before the file whole (at most
+    MAX_PRE_DATA bytes), then the file's content piece by piece, so memory does not grow
+    with the upload."""
+
+    def __init__(self, chunks: AsyncIterable[bytes], boundary: bytes) -> None:
+        self._chunks = chunks.__aiter__()
+        self._buf = bytearray()
+        self._eof = False
+        self._pre_data = 0
+        self.delimiter = b"--" + boundary
+        self.marker = b"\r\n" + self.delimiter  # what ends a part's content
+
+    async def _more(self) -> bool:
+        if self._eof:
+            return False
+        try:
+            chunk = await self._chunks.__anext__()
+        except StopAsyncIteration:
+            self._eof = True
+            return False
+        self._buf += chunk
+        return True
+
+    def _take(self, count: int, skip: int = 0) -> bytes:
+        with memoryview(self._buf) as view:
+            out = bytes(view[:count])
+        del self._buf[: count + skip]
+        return out
+
+    async def _until(self, token: bytes) -> bytes:
+        """The form data before `token` (which is consumed too), counted as pre-file data."""
+        start = 0
+        while True:
+            at = self._buf.find(token, start)
+            if at >= 0:
+                self._pre_data += at + len(token)
+                if self._pre_data > MAX_PRE_DATA:
+                    raise _pre_data_too_large()
+                return self._take(at, len(token))
+            if self._pre_data + len(self._buf) > MAX_PRE_DATA + len(token):
+                raise _pre_data_too_large()
+            start = max(0, len(self._buf) - len(token) + 1)
+            if not await self._more():
+                raise malformed()
+
+    async def _prefix(self, size: int) -> bytes:
+        while len(self._buf) < size and await self._more():
+            pass
+        return bytes(self._buf[:size])
+
+    async def fields_and_file(self) -> tuple[dict[str, str], FormFile | None]:
+        fields: dict[str, str] = {}
+        await self._until(self.delimiter)  # the preamble, usually empty
+        while True:
+            after = await self._prefix(2)
+            if after == b"--":  # the closing delimiter: a form without a file
+                return fields, None
+            if after == b"\r\n":
+                del self._buf[:2]
+            head = await self._until(b"\r\n\r\n")
+            disposition, part_type = "", None
+            for line in head.decode("utf-8", "replace").split("\r\n"):
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-disposition":
+                    disposition = value
+                elif name.strip().lower() == "content-type":
+                    part_type = value.strip()
+            params = _disposition_params(disposition)
+            field = params.get("name", "").lower()
+            if field == "file":  # S3 ignores every field after the file
+                return fields, FormFile(params.get("filename", ""), part_type, self._file_content())
+            content = await self._until(self.marker)
+            if field and field not in fields:
+                fields[field] = content.decode("utf-8", "replace")
+
+    async def _file_content(self) -> AsyncIterator[bytes]:
+        """The file part's bytes up to the next delimiter; what follows is read and ignored
+        (MAX_EPILOGUE at most: beyond that the connection is closed unread)."""
+        marker = self.marker
+        keep = len(marker) - 1  # a marker may straddle two incoming chunks
+        while True:
+            at = self._buf.find(marker)
+            if at >= 0:
+                if at:
+                    yield self._take(at)
+                del self._buf[: len(marker)]
+                break
+            if len(self._buf) > keep:
+                yield self._take(len(self._buf) - keep)
+            if not await self._more():
+                raise malformed()  # the file part never ended
+        ignored = len(self._buf)
+        self._buf.clear()
+        while ignored <= MAX_EPILOGUE and await self._more():
+            ignored += len(self._buf)
+            self._buf.clear()
+
+
+async def read_form(chunks: AsyncIterable[bytes], content_type: str) -> tuple[dict[str, str], FormFile | None]:
+    """The fields (names lowercased, first value wins) of a multipart/form-data body up to its
+    file part, and that part with its content still to be read (`FormFile.body`)."""
     boundary = ""
     for piece in content_type.split(";")[1:]:
         name, _, value = piece.strip().partition("=")
         if name.lower() == "boundary":
             boundary = value.strip('"')
     if not boundary:
-        raise ServiceError("MalformedPOSTRequest",
-                           "The body of your POST request is not well-formed multipart/form-data.", 400)
-    fields: dict[str, str] = {}
-    upload: FormFile | None = None
-    delimiter = b"--" + boundary.encode("latin-1")
-    for part in body.split(delimiter)[1:]:
-        if part.startswith(b"--"):
-            break
-        part = part[2:] if part.startswith(b"\r\n") else part
-        head, sep, content = part.partition(b"\r\n\r\n")
-        if not sep:
-            continue
-        if content.endswith(b"\r\n"):
-            content = content[:-2]
-        disposition, part_type = "", None
-        for line in head.decode("utf-8", "replace").split("\r\n"):
-            name, _, value = line.partition(":")
-            if name.strip().lower() == "content-disposition":
-                disposition = value
-            elif name.strip().lower() == "content-type":
-                part_type = value.strip()
-        params = _disposition_params(disposition)
-        field = params.get("name", "").lower()
-        if field == "file":
-            upload = FormFile(params.get("filename", ""), part_type, content)
-            break  # S3 ignores every field after the file
-        if field and field not in fields:
-            fields[field] = content.decode("utf-8", "replace")
-    return fields, upload
+        raise malformed()
+    return await _FormReader(chunks, boundary.encode("latin-1")).fields_and_file()
+
+
+async def sized(body: AsyncIterator[bytes], size_range: tuple[int, int] | None) -> AsyncIterator[bytes]:
+    """`body`, ended with EntityTooLarge as soon as it grows past the policy's
+    content-length-range (or 5 GB), and with EntityTooSmall at its end if short of it: the
+    upload is abandoned before it becomes an object."""
+    low, high = size_range if size_range is not None else (0, MAX_POST_SIZE)
+    high = min(high, MAX_POST_SIZE)
+    size = 0
+    async for chunk in body:
+        size += len(chunk)
+        if size > high:
+            raise ServiceError("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", 400,
+                               fields={"ProposedSize": str(size), "MaxSizeAllowed": str(high)})
+        yield chunk
+    if size < low:
+        raise ServiceError("EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size", 400,
+                           fields={"ProposedSize": str(size), "MinSizeAllowed": str(low)})
 
 
 def _disposition_params(text: str) -> dict[str, str]:
@@ -125,8 +239,10 @@ def verify_policy_signature(fields: dict[str, str], resolver: CredentialResolver
     raise ServiceError("SignatureDoesNotMatch", presigned.MISMATCH, 403)
 
 
-def check_policy(fields: dict[str, str], bucket: str, size: int, now: datetime) -> None:
-    """The policy's expiration and every condition, against the form (key already substituted)."""
+def check_policy(fields: dict[str, str], bucket: str, now: datetime) -> tuple[int, int] | None:
+    """The policy's expiration and every condition, against the form (key already substituted).
+    The content-length-range condition (min, max) is returned: the file is still to come, and
+    `sized` checks it as the bytes arrive."""
     try:
         document: dict[str, Any] = json.loads(base64.b64decode(fields["policy"], validate=True))
     except (binascii.Error, ValueError):
@@ -143,6 +259,7 @@ def check_policy(fields: dict[str, str], bucket: str, size: int, now: datetime) 
         raise _denied("Invalid according to Policy: Policy expired.")
     values = {**fields, "bucket": bucket}
     covered: set[str] = set()
+    size_range: tuple[int, int] | None = None
     for condition in document.get("conditions") or []:
         if isinstance(condition, dict):
             for name, expected in condition.items():
@@ -154,13 +271,11 @@ def check_policy(fields: dict[str, str], bucket: str, size: int, now: datetime) 
             operator, name, expected = condition
             operator = str(operator).lower()
             if operator == "content-length-range":
-                if not int(name) <= size <= int(expected):
-                    message = "Your proposed upload exceeds the maximum allowed size" if size > int(expected) \
-                        else "Your proposed upload is smaller than the minimum allowed size"
-                    code = "EntityTooLarge" if size > int(expected) else "EntityTooSmall"
-                    raise ServiceError(code, message, 400, fields={
-                        "ProposedSize": str(size), "MaxSizeAllowed" if code == "EntityTooLarge" else
-                        "MinSizeAllowed": str(expected if code == "EntityTooLarge" else name)})
+                try:
+                    size_range = (int(name), int(expected))
+                except (TypeError, ValueError):
+                    raise ServiceError("InvalidPolicyDocument", "Invalid Policy: Invalid content-length-range "
+                                       "condition.", 400) from None
                 continue
             field = str(name).lstrip("$").lower()
             covered.add(field)
@@ -175,3 +290,4 @@ def check_policy(fields: dict[str, str], bucket: str, size: int, now: datetime) 
     extra = sorted(f for f in fields if f not in UNCHECKED and f not in covered and not f.startswith("x-ignore-"))
     if extra:
         raise _denied("Invalid according to Policy: Extra input fields: " + ", ".join(extra))
+    return size_range

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -87,7 +88,9 @@ class WebOperations(WebsiteOperations, ObjectOperations):
 
         bucket_name, _ = _bucket_and_key(ctx)
         content_type = ctx.request.headers.get("content-type") or ""
-        fields, upload = await asyncio.to_thread(post_upload.parse_form, ctx.request.body, content_type)
+        # The form streams in: fields first (bounded), then the file straight to the blob store.
+        stream = ctx.request.stream if ctx.request.stream is not None else _once(ctx.request.body)
+        fields, upload = await post_upload.read_form(stream, content_type)
         if upload is None:
             raise ServiceError("InvalidArgument", "POST requires exactly one file upload per request.", 400,
                                fields={"ArgumentName": "file", "ArgumentValue": "0"})
@@ -98,10 +101,11 @@ class WebOperations(WebsiteOperations, ObjectOperations):
         fields["key"] = fields["key"].replace("${filename}", upload.filename)
         # The same lookup the gateway authenticates with, for keys freehold issued.
         principal = await asyncio.to_thread(post_upload.verify_policy_signature, fields, IssuedCredentials(self.db))
-        post_upload.check_policy(fields, bucket_name, len(upload.data), datetime.now(UTC))
+        size_range = post_upload.check_policy(fields, bucket_name, datetime.now(UTC))
         operation = self._put_operation()
         inner = replace(ctx, principal=principal, account_id=principal.account_id, operation=operation)
-        params: Params = {"Bucket": bucket_name, "Key": fields["key"], "Body": upload.data}
+        params: Params = {"Bucket": bucket_name, "Key": fields["key"],
+                          "Body": post_upload.sized(upload.body, size_range)}
         for field, member in FORM_PARAMS.items():
             if fields.get(field):
                 params[member] = fields[field]
@@ -121,6 +125,10 @@ class WebOperations(WebsiteOperations, ObjectOperations):
         from freehold.protocol.specs import service_model
 
         return service_model("s3").operation_model("PutObject")
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    yield body
 
 
 def _post_response(ctx: RequestContext, fields: dict[str, str], bucket: str, key: str, result: Params) -> HttpResponse:
