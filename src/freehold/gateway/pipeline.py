@@ -103,8 +103,8 @@ async def serve_web(node: Node, ctx: RequestContext) -> HttpResponse | None:
     handler = getattr(provider, "serve_web", None)
     if handler is None:
         return None
-    if ctx.request.stream is not None and request.method == "POST":
-        await _read_whole(ctx, MAX_BODY_BYTES)  # S3 browser uploads: objects up to 5 GB
+    # A POST form upload's body stays a stream: S3 reads the fields, then streams the file
+    # (up to 5 GB) into the blob store.
     response: HttpResponse | None = await handler(ctx)
     return response
 

@@ -176,3 +176,94 @@ def test_website_endpoint(s3: Any, freehold_sqlite: Any) -> None:
     with pytest.raises(Exception) as excinfo:
         s3.get_bucket_website(Bucket=bucket)
     assert "NoSuchWebsiteConfiguration" in str(excinfo.value)
+
+
+def _peak_rss(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def _post_streamed(url: str, head: bytes, size: int, tail: bytes, content_type: str) -> tuple[int | None, bytes]:
+    """POST head + size bytes + tail, sent piece by piece; (status, body), status None when the
+    server cut the connection before the client could read an answer."""
+    import http.client
+
+    parts = urlparse(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    piece = b"f" * (1024 * 1024)
+    try:
+        connection.putrequest("POST", parts.path or "/")
+        connection.putheader("Content-Type", content_type)
+        connection.putheader("Content-Length", str(len(head) + size + len(tail)))
+        connection.endheaders()
+        try:
+            connection.send(head)
+            sent = 0
+            while sent < size:
+                connection.send(piece[: min(len(piece), size - sent)])
+                sent += min(len(piece), size - sent)
+            connection.send(tail)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered early and closed
+        try:
+            response = connection.getresponse()
+            return response.status, response.read()
+        except (ConnectionResetError, http.client.RemoteDisconnected):
+            return None, b""
+    finally:
+        connection.close()
+
+
+def test_post_upload_streams_large_files(s3: Any, freehold_sqlite: Any) -> None:
+    """A 96 MiB form upload goes to the blob store without the server holding it; one past the
+    policy's content-length-range never becomes an object."""
+    import hashlib
+
+    bucket = unique()
+    s3.create_bucket(Bucket=bucket)
+    signer = boto3.client("s3", endpoint_url=freehold_sqlite.endpoint_url, region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test", config=Config(signature_version="s3v4"))
+    size = 96 * 1024 * 1024
+    post = signer.generate_presigned_post(bucket, "big.bin", Conditions=[["content-length-range", 1, size]],
+                                          ExpiresIn=300)
+    body, content_type = multipart(post["fields"], "big.bin", b"", "application/octet-stream")
+    head, _, tail = body.partition(b"Content-Type: application/octet-stream\r\n\r\n")
+    head += b"Content-Type: application/octet-stream\r\n\r\n"
+    pid = freehold_sqlite.process.pid
+    before = _peak_rss(pid)
+    status, answer = _post_streamed(post["url"], head, size, tail, content_type)
+    assert status == 204, answer
+    grown = _peak_rss(pid) - before
+    assert grown < 40 * 1024 * 1024, f"peak RSS grew by {grown / 1048576:.0f} MiB"
+    got = s3.head_object(Bucket=bucket, Key="big.bin")
+    assert got["ContentLength"] == size
+    expected = hashlib.md5(b"f" * size).hexdigest()
+    assert got["ETag"] == f'"{expected}"'
+
+    small = signer.generate_presigned_post(bucket, "too-big.bin", Conditions=[["content-length-range", 1, 1024 * 1024]],
+                                           ExpiresIn=300)
+    body, content_type = multipart(small["fields"], "too-big.bin", b"", "application/octet-stream")
+    head, _, tail = body.partition(b"Content-Type: application/octet-stream\r\n\r\n")
+    head += b"Content-Type: application/octet-stream\r\n\r\n"
+    status, answer = _post_streamed(small["url"], head, 8 * 1024 * 1024, tail, content_type)
+    assert status in (400, None), answer
+    if status == 400:
+        assert b"<Code>EntityTooLarge</Code>" in answer
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys == ["big.bin"]
+
+
+def test_post_form_fields_are_bounded(s3: Any, freehold_sqlite: Any) -> None:
+    bucket = unique()
+    s3.create_bucket(Bucket=bucket)
+    body, content_type = multipart({"key": "k", "x-ignore-padding": "p" * 30000}, "a.txt", b"x", "text/plain")
+    status, _, answer = request(f"{freehold_sqlite.endpoint_url}/{bucket}", "POST", body,
+                                {"Content-Type": content_type})
+    assert status == 400 and b"<Code>MaxPostPreDataLengthExceeded</Code>" in answer
+    assert b"<MaxPostPreDataLengthBytes>20480</MaxPostPreDataLengthBytes>" in answer
+    status, _, answer = request(f"{freehold_sqlite.endpoint_url}/{bucket}", "POST", b"--nope\r\n",
+                                {"Content-Type": "multipart/form-data; boundary=other"})
+    assert status == 400 and b"<Code>MalformedPOSTRequest</Code>" in answer
