@@ -36,6 +36,7 @@ from freehold.protocol.parser import parser_for
 from freehold.protocol.parser_chunked import is_aws_chunked
 from freehold.protocol.serializer import serializer_for
 from freehold.protocol.validation import validate
+from freehold.state.database import WriteLockBusy
 
 log = logging.getLogger("freehold.requests")
 
@@ -242,20 +243,58 @@ async def dispatch(node: Node, ctx: RequestContext) -> dict[str, Any]:
     method = getattr(provider, _method_name(ctx.operation), None) if provider is not None else None
     if method is None:
         raise not_implemented(ctx.service, ctx.operation_name)
-    if asyncio.iscoroutinefunction(method):
+    kind = _kind_of(method)
+    if kind == ASYNC:
         result = await method(ctx, ctx.params)
-    elif getattr(method, "__freehold_inline__", False):
+    elif kind == INLINE:
         result = method(ctx, ctx.params)
     else:
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(node.executor, method, ctx, ctx.params)
+        result = None
+        ran = False
+        if kind == SHORT_SQL and provider is not None and provider.db.inline_writes:
+            # On the loop while the write lock is free (see services.base.short_sql): a
+            # hand-over to a worker thread and back costs more than the statements themselves.
+            try:
+                with provider.db.no_wait():
+                    result = method(ctx, ctx.params)
+                ran = True
+            except WriteLockBusy:
+                pass
+        if not ran:
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(node.executor, method, ctx, ctx.params)
     return result if result is not None else {}
 
 
-def _method_name(operation: Any) -> str:
-    from botocore import xform_name
+ASYNC, INLINE, SHORT_SQL, THREAD = "async", "inline", "short_sql", "thread"
+_KINDS: dict[Any, str] = {}
+_METHOD_NAMES: dict[str, str] = {}
 
-    return str(xform_name(operation.name))
+
+def _kind_of(method: Any) -> str:
+    """How a provider method runs (decided once per function)."""
+    function = getattr(method, "__func__", method)
+    kind = _KINDS.get(function)
+    if kind is None:
+        if asyncio.iscoroutinefunction(method):
+            kind = ASYNC
+        elif getattr(method, "__freehold_inline__", False):
+            kind = INLINE
+        elif getattr(method, "__freehold_short_sql__", False):
+            kind = SHORT_SQL
+        else:
+            kind = THREAD
+        _KINDS[function] = kind
+    return kind
+
+
+def _method_name(operation: Any) -> str:
+    name = _METHOD_NAMES.get(operation.name)
+    if name is None:
+        from botocore import xform_name
+
+        name = _METHOD_NAMES[operation.name] = str(xform_name(operation.name))
+    return name
 
 
 def serialize(ctx: RequestContext, output: dict[str, Any]) -> HttpResponse:

@@ -209,11 +209,19 @@ def parse_signature(request: HttpRequest) -> SignatureInfo | None:
 
 def _parse_header(request: HttpRequest, authorization: str) -> SignatureInfo:
     algorithm, _, rest = authorization.strip().partition(" ")
-    credential_match = re.search(r"Credential=([^,\s]+)", authorization)
-    scope_guess = _credential_scope(credential_match.group(1)) if credential_match else None
-    flavor = error_flavor(request, scope_guess[3] if scope_guess else None)
+    known: list[Flavor] = []
+
+    def flavor() -> Flavor:
+        # Which error family answers: needed only once something is wrong (it routes the
+        # request, which a well-formed signature never needs here).
+        if not known:
+            credential_match = re.search(r"Credential=([^,\s]+)", authorization)
+            scope_guess = _credential_scope(credential_match.group(1)) if credential_match else None
+            known.append(error_flavor(request, scope_guess[3] if scope_guess else None))
+        return known[0]
+
     if algorithm != ALGORITHM:
-        if flavor == "s3":
+        if flavor() == "s3":
             if algorithm == "AWS":  # Signature Version 2, retired by S3 in newer regions
                 raise ServiceError(
                     "InvalidRequest",
@@ -234,28 +242,28 @@ def _parse_header(request: HttpRequest, authorization: str) -> SignatureInfo:
             continue
         key, eq, value = piece.partition("=")
         if not eq:
-            if flavor == "s3":
+            if flavor() == "s3":
                 raise auth_error(
                     "incomplete",
-                    flavor,
+                    flavor(),
                     "The authorization header is malformed; the authorization "
                     'component "' + piece + '" is malformed.',
                 )
             digest = base64.b64encode(hashlib.sha256(piece.encode()).digest()).decode()
             raise auth_error(
                 "incomplete",
-                flavor,
+                flavor(),
                 "Invalid key=value pair (missing equal-sign) in Authorization "
                 f"header (hashed with SHA-256 and encoded with Base64): '{digest}'.",
             )
         components[key.strip()] = value.strip()
     amz_date = _date_from_headers(request)
     missing = [name for name in ("Credential", "Signature", "SignedHeaders") if not components.get(name)]
-    if flavor == "s3":
+    if (missing or not amz_date) and flavor() == "s3":
         if missing:
             raise auth_error(
                 "incomplete",
-                flavor,
+                flavor(),
                 "The authorization header is malformed; the authorization header "
                 "requires three components: Credential, SignedHeaders, and Signature.",
             )
@@ -269,10 +277,10 @@ def _parse_header(request: HttpRequest, authorization: str) -> SignatureInfo:
             problems.append(
                 "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
             )
-        raise auth_error("incomplete", flavor, " ".join(problems) + f" Authorization={authorization}")
+        raise auth_error("incomplete", flavor(), " ".join(problems) + f" Authorization={authorization}")
     scope = _credential_scope(components["Credential"])
     if scope is None or scope[4] != TERMINATOR:
-        raise _bad_credential(flavor, components["Credential"], scope, presigned=False)
+        raise _bad_credential(flavor(), components["Credential"], scope, presigned=False)
     return SignatureInfo(
         access_key_id=scope[0],
         date=scope[1],

@@ -12,9 +12,12 @@ from urllib.parse import parse_qsl
 
 
 class Headers:
-    """Case-insensitive, order-preserving, multi-valued HTTP headers."""
+    """Case-insensitive, order-preserving, multi-valued HTTP headers.
 
-    __slots__ = ("_items",)
+    Lookups go through a lower-cased name -> first value index, built at the first lookup
+    and dropped by any change (a request's headers are read a dozen times, changed rarely)."""
+
+    __slots__ = ("_items", "_index")
 
     def __init__(self, items: Iterable[tuple[str, str]] | dict[str, str] | None = None) -> None:
         if items is None:
@@ -23,13 +26,19 @@ class Headers:
             self._items = list(items.items())
         else:
             self._items = list(items)
+        self._index: dict[str, str] | None = None
+
+    def _lookup(self) -> dict[str, str]:
+        index = self._index
+        if index is None:
+            index = {}
+            for key, value in self._items:
+                index.setdefault(key.lower(), value)
+            self._index = index
+        return index
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        lname = name.lower()
-        for key, value in self._items:
-            if key.lower() == lname:
-                return value
-        return default
+        return self._lookup().get(name.lower(), default)
 
     def get_all(self, name: str) -> list[str]:
         lname = name.lower()
@@ -42,7 +51,7 @@ class Headers:
         return value
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self.get(name) is not None
+        return isinstance(name, str) and name.lower() in self._lookup()
 
     def set(self, name: str, value: str) -> None:
         self.remove(name)
@@ -50,10 +59,12 @@ class Headers:
 
     def add(self, name: str, value: str) -> None:
         self._items.append((name, value))
+        self._index = None
 
     def remove(self, name: str) -> None:
         lname = name.lower()
         self._items = [(k, v) for k, v in self._items if k.lower() != lname]
+        self._index = None
 
     def items(self) -> list[tuple[str, str]]:
         return list(self._items)

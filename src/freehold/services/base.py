@@ -12,7 +12,8 @@ the output parameters as a dict shaped like the operation's output shape:
 
 Errors are raised as `freehold.protocol.errors.ServiceError`. A method may be `async def`;
 plain methods run in a worker thread (they may do blocking SQL), unless decorated `@inline`
-because they do no I/O at all. An operation with no method answers 501 NotImplemented.
+because they do no I/O at all, or `@short_sql` because they run a few short statements (see
+there). An operation with no method answers 501 NotImplemented.
 """
 
 from __future__ import annotations
@@ -35,6 +36,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 def inline(method: F) -> F:
     """Mark a provider method as free of blocking I/O: it runs on the event loop."""
     method.__freehold_inline__ = True  # type: ignore[attr-defined]
+    return method
+
+
+def short_sql(method: F) -> F:
+    """Mark a provider method whose work is a few short SQL statements in at most one write
+    transaction (single-item reads and writes): where the database allows it (SQLite in
+    `process` durability) it runs on the event loop, saving the hand-over to a worker thread
+    and back, as long as the write lock is free; if it is taken, the transaction raises before
+    its first statement and the method runs again in a worker thread. So such a method must do
+    nothing before its write transaction that cannot be done twice."""
+    method.__freehold_short_sql__ = True  # type: ignore[attr-defined]
     return method
 
 

@@ -79,6 +79,10 @@ class DatabaseClosed(StateError):
     """The Database was closed."""
 
 
+class WriteLockBusy(StateError):
+    """A transaction opened under `Database.no_wait()` found the write lock taken."""
+
+
 class Transaction(ABC):
     """One open transaction on one connection. Use it only in the thread that opened it."""
 
@@ -207,10 +211,30 @@ class Database(ABC):
     """A SQL database shared by all threads of the process (see the module docstring)."""
 
     dialect: ClassVar[Dialect]
+    # Whether a short write may run on the event loop's thread (see `no_wait`): true only
+    # where a commit costs no network round trip and no fsync wait (SQLite in `process`).
+    inline_writes: bool = False
 
     def __init__(self) -> None:
         self._local = threading.local()
         self._closed = False
+
+    @contextmanager
+    def no_wait(self) -> Iterator[None]:
+        """Inside this block, this thread's transactions do not wait for the write lock:
+        one that would wait raises WriteLockBusy before running any statement. The gateway
+        runs short operations on the event loop this way and, on WriteLockBusy, runs them
+        again in a worker thread (so an operation run so must open at most one write
+        transaction, or be safe to run again)."""
+        previous = getattr(self._local, "no_wait", False)
+        self._local.no_wait = True
+        try:
+            yield
+        finally:
+            self._local.no_wait = previous
+
+    def _may_wait(self) -> bool:
+        return not getattr(self._local, "no_wait", False)
 
     # -- transactions -----------------------------------------------------------------------
     @contextmanager

@@ -29,6 +29,7 @@ from freehold.state.database import (
     SqlParams,
     StateError,
     Transaction,
+    WriteLockBusy,
 )
 from freehold.state.dialect import sqlite_ddl, sqlite_statement
 from freehold.state.group_commit import GroupCommit, fsync_directory
@@ -219,6 +220,9 @@ class SqliteDatabase(Database):
         self._write_lock = _write_lock_for(self.path)
         self._pool = _ConnectionPool(self.path, "NORMAL")
         self.group_commit = GroupCommit(self.path) if fsync else None
+        # In `process` durability a commit is a write to the WAL (no fsync): short enough to
+        # run on the event loop when the write lock is free.
+        self.inline_writes = not fsync
         with self._pool.connection() as conn:
             try:
                 # WAL is a property of the file: set once, it stays for every connection.
@@ -237,8 +241,16 @@ class SqliteDatabase(Database):
 
     @contextmanager
     def _connect_transaction(self) -> Iterator[Transaction]:
-        with self._write_lock, self._pool.connection() as conn:
-            yield _SqliteTransaction(conn)
+        self._take_write_lock()
+        try:
+            with self._pool.connection() as conn:
+                yield _SqliteTransaction(conn)
+        finally:
+            self._write_lock.release()
+
+    def _take_write_lock(self) -> None:
+        if not self._write_lock.acquire(blocking=self._may_wait()):
+            raise WriteLockBusy(f"the write lock of {self.path} is taken")
 
     def _query_once(self, sql: str, params: SqlParams) -> list[Row]:
         with self._pool.connection() as conn:
@@ -251,15 +263,19 @@ class SqliteDatabase(Database):
     def _execute_once(self, sql: str, params: SqlParams) -> int:
         # In autocommit mode one statement is its own transaction; the process-wide lock
         # still queues it behind other writers instead of SQLite's busy handler.
-        with self._write_lock, self._pool.connection() as conn:
-            try:
-                cursor = conn.execute(sqlite_statement(sql), params)
+        self._take_write_lock()
+        try:
+            with self._pool.connection() as conn:
                 try:
-                    rowcount = cursor.rowcount
-                finally:
-                    cursor.close()
-            except sqlite3.Error as error:
-                raise _state_error(error) from error
+                    cursor = conn.execute(sqlite_statement(sql), params)
+                    try:
+                        rowcount = cursor.rowcount
+                    finally:
+                        cursor.close()
+                except sqlite3.Error as error:
+                    raise _state_error(error) from error
+        finally:
+            self._write_lock.release()
         self._after_commit(None)
         return rowcount
 

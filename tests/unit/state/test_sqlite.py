@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from freehold.config import Settings
-from freehold.state.database import StateError, open_database
+from freehold.state.database import StateError, WriteLockBusy, open_database
 from freehold.state.sqlite import SqliteDatabase
 
 
@@ -86,3 +86,46 @@ def test_unopenable_file_is_a_state_error(tmp_path: Path) -> None:
     (tmp_path / "state.db").mkdir()  # a directory where the database file should be
     with pytest.raises(StateError):
         open_database(Settings(data_dir=tmp_path))
+
+
+@pytest.mark.parametrize(("durability", "inline"), [("process", True), ("fsync", False)])
+def test_inline_writes_only_without_fsync_waits(tmp_path: Path, durability: str, inline: bool) -> None:
+    db = open_database(Settings(data_dir=tmp_path, durability=durability))  # type: ignore[arg-type]
+    try:
+        assert db.inline_writes is inline
+    finally:
+        db.close()
+
+
+def test_no_wait_refuses_a_taken_write_lock_before_any_statement(tmp_path: Path) -> None:
+    db = SqliteDatabase(tmp_path / "state.db")
+    db.execute("CREATE TABLE t (id TEXT PRIMARY KEY)")
+    inside, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db.transaction() as tx:
+            tx.execute("INSERT INTO t (id) VALUES ('held')")
+            inside.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert inside.wait(10)
+        with db.no_wait():
+            with pytest.raises(WriteLockBusy):
+                with db.transaction() as tx:
+                    tx.execute("INSERT INTO t (id) VALUES ('never')")
+            with pytest.raises(WriteLockBusy):
+                db.execute("INSERT INTO t (id) VALUES ('never')")
+            # Reads take no write lock: they go on.
+            assert db.query("SELECT id FROM t WHERE id = 'never'") == []
+    finally:
+        release.set()
+        holder.join(10)
+    with db.no_wait():  # free again: no wait needed
+        with db.transaction() as tx:
+            tx.execute("INSERT INTO t (id) VALUES ('later')")
+    # Outside no_wait, a transaction waits for the lock as before.
+    assert sorted(row[0] for row in db.query("SELECT id FROM t")) == ["held", "later"]
+    db.close()

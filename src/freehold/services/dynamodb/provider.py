@@ -1,5 +1,9 @@
 """The DynamoDB provider: one method per operation, delegating to the modules that own them.
 
+Single-item operations and BatchWriteItem are `@short_sql`: on SQLite they run on the event
+loop while the write lock is free (each opens one write transaction, after nothing that
+cannot be done twice).
+
 tables.py/admin.py (tables, tags, TTL, backups), items.py (single items and the write path),
 queries.py (Query, Scan), batch.py, transactions.py, expressions/ (the expression language),
 streams.py (stream records), workers.py (the TTL deleter).
@@ -12,7 +16,7 @@ from typing import Any, ClassVar
 
 from freehold.gateway.context import RequestContext
 from freehold.protocol.errors import ServiceError
-from freehold.services.base import Params, Provider, ServiceRuntime
+from freehold.services.base import Params, Provider, ServiceRuntime, short_sql
 from freehold.services.dynamodb import batch, errors, items, transactions
 from freehold.services.dynamodb.admin import TableAdmin
 from freehold.services.dynamodb.capacity import Capacity
@@ -141,6 +145,7 @@ class DynamoDbProvider(Provider):
         return {"Endpoints": [{"Address": host, "CachePeriodInMinutes": 1440}]}
 
     # -- items ------------------------------------------------------------------------------
+    @short_sql
     def put_item(self, ctx: RequestContext, params: Params) -> Params:
         mode = items.check_return_values(params.get("ReturnValues"), items.PUT_RETURN_VALUES)
         capacity = Capacity(params.get("ReturnConsumedCapacity"))
@@ -167,6 +172,7 @@ class DynamoDbProvider(Provider):
             output["ConsumedCapacity"] = consumed
         return output
 
+    @short_sql
     def update_item(self, ctx: RequestContext, params: Params) -> Params:
         mode = items.check_return_values(params.get("ReturnValues"), items.UPDATE_RETURN_VALUES)
         capacity = Capacity(params.get("ReturnConsumedCapacity"))
@@ -191,6 +197,7 @@ class DynamoDbProvider(Provider):
             output["ConsumedCapacity"] = consumed
         return output
 
+    @short_sql
     def delete_item(self, ctx: RequestContext, params: Params) -> Params:
         mode = items.check_return_values(params.get("ReturnValues"), items.PUT_RETURN_VALUES)
         capacity = Capacity(params.get("ReturnConsumedCapacity"))
@@ -206,6 +213,7 @@ class DynamoDbProvider(Provider):
             output["ConsumedCapacity"] = consumed
         return output
 
+    @short_sql
     def get_item(self, ctx: RequestContext, params: Params) -> Params:
         table = self._table(ctx, params["TableName"])
         key = check_item(table.schema.check_key(params["Key"]))
@@ -227,6 +235,7 @@ class DynamoDbProvider(Provider):
     def batch_get_item(self, ctx: RequestContext, params: Params) -> Params:
         return batch.batch_get(self.engine, self._lookup(ctx), params)
 
+    @short_sql
     def batch_write_item(self, ctx: RequestContext, params: Params) -> Params:
         return self._retrying(
             lambda: batch.batch_write(self.engine, self._lookup(ctx), params, time.time(), self.db.transaction)
