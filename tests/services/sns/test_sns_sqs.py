@@ -127,8 +127,9 @@ def test_fan_out_survives_kill9(freehold: Any) -> None:
 
 
 def test_a_burst_to_one_queue_arrives_once_and_a_refused_message_is_dead_lettered(sns: Any, sqs: Any) -> None:
-    # Deliveries claimed together for one standard queue go in SendMessageBatch calls; an entry
-    # the queue refuses (too large for its MaximumMessageSize) fails alone, to the DLQ.
+    # Each message goes into the queue in its publish's transaction; the one the queue refuses
+    # (too large for its MaximumMessageSize) becomes a delivery for the worker, which fails it
+    # alone, to the DLQ; nothing else is delivered twice.
     topic = sns.create_topic(Name=unique("burst"))["TopicArn"]
     dlq_url, dlq_arn = _queue(sqs)
     name = unique("small")
@@ -151,3 +152,31 @@ def test_a_burst_to_one_queue_arrives_once_and_a_refused_message_is_dead_lettere
     assert dead["MessageAttributes"]["ErrorCode"]["StringValue"] == "InvalidParameterValue"
     # Nothing arrives twice.
     assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages") is None
+
+
+def test_sqs_deliveries_are_in_the_queues_when_publish_returns(sns: Any, sqs: Any) -> None:
+    """Local queues get the message in the publish's own transaction: no wait for a worker.
+    A subscription whose queue refuses it still goes through the worker (retry policy, DLQ)."""
+    topic = sns.create_topic(Name=unique("direct"))["TopicArn"]
+    queues = [_queue(sqs) for _ in range(3)]
+    for index, (_, arn) in enumerate(queues):
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
+                      Attributes={"RawMessageDelivery": "true" if index else "false"})
+    dlq_url, dlq_arn = _queue(sqs)
+    missing = dlq_arn.rsplit(":", 1)[0] + ":" + unique("missing")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=missing,
+                  Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn})})
+    for round_number in range(3):
+        body = f"at once {round_number}"
+        message_id = sns.publish(TopicArn=topic, Message=body)["MessageId"]
+        for index, (url, _) in enumerate(queues):
+            (message,) = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)["Messages"]
+            if index:
+                assert message["Body"] == body
+            else:
+                envelope = json.loads(message["Body"])
+                assert (envelope["MessageId"], envelope["Message"]) == (message_id, body)
+                verify_signature(envelope)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    dead = receive_all(sqs, dlq_url, 3)
+    assert sorted(json.loads(m["Body"])["Message"] for m in dead) == [f"at once {i}" for i in range(3)]

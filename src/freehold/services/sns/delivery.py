@@ -21,12 +21,13 @@ from urllib.parse import urlsplit
 from freehold.gateway.context import Principal, RequestContext
 from freehold.protocol.errors import ServiceError
 from freehold.protocol.http import HttpRequest
+from freehold.state.database import StateError
 from freehold.services.sns import envelope as envelopes
 from freehold.services.sns.models import OUTBOX_PROTOCOLS, Subscription, parse_arn
 
 if TYPE_CHECKING:
     from freehold.services.sns.provider import SnsProvider
-    from freehold.services.sns.store import Delivery
+    from freehold.services.sns.store import Delivery, Message
 
 HTTP_TIMEOUT = 15.0  # SNS gives an HTTP endpoint 15 seconds to answer
 # SendMessageBatch takes at most 10 entries whose bodies and attributes total 256 KiB
@@ -86,8 +87,7 @@ class Transports:
         return self.provider.settings.endpoint_url
 
     # -- the envelope each protocol gets ---------------------------------------------------
-    def envelope(self, delivery: Delivery, sub: Subscription) -> dict[str, Any]:
-        message = delivery.message
+    def envelope(self, message: Message, sub: Subscription) -> dict[str, Any]:
         if message.kind != "Notification":
             return envelopes.confirmation(message, self.endpoint_url, self.provider.signer)
         text = envelopes.message_for(message, sub.protocol)
@@ -137,14 +137,13 @@ class Transports:
             return _error_outcome(error)
         return Outcome.ok()
 
-    def _sqs_message(self, delivery: Delivery, sub: Subscription) -> tuple[str, dict[str, dict[str, Any]], str]:
+    def _sqs_message(self, message: Message, sub: Subscription) -> tuple[str, dict[str, dict[str, Any]], str]:
         """The SQS body, message attributes and deduplication id one delivery sends."""
-        message = delivery.message
         if sub.raw and message.kind == "Notification":
             body = envelopes.message_for(message, "sqs")
             attributes = envelopes.sqs_attributes(message.attributes)
         else:
-            body = envelopes.render(self.envelope(delivery, sub))
+            body = envelopes.render(self.envelope(message, sub))
             attributes = {}
         # FIFO topics: the group and (the topic's) deduplication id travel to FIFO queues;
         # a standard topic's MessageGroupId goes to standard queues (fair queues) too.
@@ -152,8 +151,36 @@ class Transports:
         return body, attributes, dedup
 
     def _sqs(self, delivery: Delivery, sub: Subscription) -> Outcome:
-        body, attributes, dedup = self._sqs_message(delivery, sub)
+        body, attributes, dedup = self._sqs_message(delivery.message, sub)
         return self.send_to_queue(sub.endpoint, body, attributes, delivery.message.group_id, dedup)
+
+    def deliver_in_transaction(self, message: Message, sub: Subscription) -> bool:
+        """Deliver a notification to an SQS subscription inside the caller's (the publish's)
+        transaction: True when the queue took it, so it is in the queue exactly when the
+        publish commits, with no delivery row, no worker hop and no wait for the next claim.
+
+        The queue is in this node's state, reached through SQS's own SendMessage in process.
+        False (nothing written: the send ran in a savepoint) when SQS refused it; the caller
+        then records a delivery as usual, and the worker applies the retry policy and the
+        dead-letter queue to it exactly as for any other delivery."""
+        if sub.protocol != "sqs" or message.kind != "Notification":
+            return False
+        body, attributes, dedup = self._sqs_message(message, sub)
+        try:
+            with self.provider.db.transaction():
+                url, ctx = self._queue_url(sub.endpoint)
+                params: dict[str, Any] = {"QueueUrl": url, "MessageBody": body}
+                if attributes:
+                    params["MessageAttributes"] = attributes
+                if message.group_id is not None:
+                    params["MessageGroupId"] = message.group_id
+                if sub.endpoint.endswith(".fifo"):
+                    params["MessageDeduplicationId"] = dedup
+                self.provider.call("sqs", ctx, "SendMessage", params)
+        except (ServiceError, StateError):
+            self._queue_urls.pop(sub.endpoint, None)
+            return False
+        return True
 
     def deliver_sqs_batch(self, deliveries: list[Delivery], sub: Subscription) -> dict[int, Outcome]:
         """Several deliveries to one standard queue with SendMessageBatch (one SQS transaction
@@ -167,7 +194,7 @@ class Transports:
         pending: list[tuple[Delivery, str, dict[str, dict[str, Any]]]] = []
         size = 0
         for delivery in deliveries:
-            body, attributes, _ = self._sqs_message(delivery, sub)
+            body, attributes, _ = self._sqs_message(delivery.message, sub)
             entry_size = _sqs_size(body, attributes)
             if pending and (len(pending) == SQS_BATCH_ENTRIES or size + entry_size > SQS_BATCH_BYTES):
                 outcomes.update(self._send_batch(sub.endpoint, pending))
@@ -206,7 +233,7 @@ class Transports:
     # -- HTTP/S -------------------------------------------------------------------------------
     def _http(self, delivery: Delivery, sub: Subscription, content_type: str) -> Outcome:
         message = delivery.message
-        envelope = self.envelope(delivery, sub)
+        envelope = self.envelope(delivery.message, sub)
         raw = sub.raw and message.kind == "Notification"
         body = envelopes.message_for(message, sub.protocol) if raw else envelopes.render(envelope)
         sub_arn = sub.arn if message.kind == "Notification" else None
@@ -220,7 +247,7 @@ class Transports:
         arn = parse_arn(sub.endpoint)
         if arn is None:
             return Outcome.failed(f"not a function ARN: {sub.endpoint}")
-        event = envelopes.lambda_event(self.envelope(delivery, sub), sub.arn)
+        event = envelopes.lambda_event(self.envelope(delivery.message, sub), sub.arn)
         try:
             self.provider.call("lambda", service_context(arn.account_id, arn.region), "Invoke", {
                 "FunctionName": sub.endpoint, "InvocationType": "Event", "Payload": json.dumps(event).encode(),
@@ -233,7 +260,7 @@ class Transports:
     def _outbox(self, delivery: Delivery, sub: Subscription) -> Outcome:
         message = delivery.message
         if sub.protocol == "email-json" or message.kind != "Notification":
-            text = envelopes.render(self.envelope(delivery, sub))
+            text = envelopes.render(self.envelope(delivery.message, sub))
         elif sub.protocol == "application":
             # A mobile endpoint gets its push service's entry (APNS, GCM, ...) of a JSON structure.
             arn = parse_arn(sub.endpoint)
@@ -260,7 +287,7 @@ class Transports:
         if sub.raw:
             body = envelopes.message_for(message, sub.protocol)
         else:
-            body = envelopes.render(self.envelope(delivery, sub))
+            body = envelopes.render(self.envelope(delivery.message, sub))
         # The DLQ message says why (https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html).
         code, _, text = error.partition(": ")
         attributes = envelopes.sqs_attributes(message.attributes) if sub.raw else {}

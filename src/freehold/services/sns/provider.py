@@ -1,7 +1,9 @@
 """The SNS provider: topics, subscriptions, publishing, tags, permissions.
 
-Publish records the message and one delivery per accepting subscription in SQL before it
-returns; the DeliveryWorker (workers.py) delivers them in the background, at least once,
+Publish writes, in one transaction before it returns, the message straight into every
+accepting SQS subscription's queue (through SQS's SendMessage, in process), and one delivery
+row for every other subscription (and for a queue that refused the message); the
+DeliveryWorker (workers.py) delivers those rows in the background, at least once,
 with the retry policy of the protocol, and sends what cannot be delivered to the
 subscription's dead-letter queue. Queues and functions are reached only through the SQS
 and Lambda providers' own operations.
@@ -69,8 +71,9 @@ class SnsProvider(PlatformOperations, SmsOperations, Provider):
         super().__init__(runtime)
         self.store = SnsStore(runtime.db)
         self.platforms = PlatformStore(runtime.db)
-        self.publisher = Publisher(self.store)
         self.worker = DeliveryWorker(self)
+        # SQS subscriptions are delivered in the publish's own transaction (delivery.py).
+        self.publisher = Publisher(self.store, self.worker.transports.deliver_in_transaction)
         self._signer: Signer | None = None
         self._signer_lock = threading.Lock()
 
@@ -379,7 +382,8 @@ class SnsProvider(PlatformOperations, SmsOperations, Provider):
             return self.publish_to_endpoint(ctx, target, params)
         parse_topic_arn(target, "TopicArn" if params.get("TopicArn") else "TargetArn")
         published = self.publisher.publish(target, params)
-        self.worker.wake()
+        if published.queued:
+            self.worker.wake()
         out: Params = {"MessageId": published.message_id}
         if published.sequence_number is not None:
             out["SequenceNumber"] = published.sequence_number
@@ -421,17 +425,20 @@ class SnsProvider(PlatformOperations, SmsOperations, Provider):
         self._topic(params["TopicArn"])
         successful: list[Params] = []
         failed: list[Params] = []
+        queued = False
         for entry in entries:
             try:
                 published = self.publisher.publish(params["TopicArn"], entry)
             except ServiceError as error:
                 failed.append(batch_error(entry["Id"], error))
                 continue
+            queued = queued or published.queued
             result: Params = {"Id": entry["Id"], "MessageId": published.message_id}
             if published.sequence_number is not None:
                 result["SequenceNumber"] = published.sequence_number
             successful.append(result)
-        self.worker.wake()
+        if queued:
+            self.worker.wake()
         return {"Successful": successful, "Failed": failed}
 
     # -- freehold's own endpoints -------------------------------------------------------------------

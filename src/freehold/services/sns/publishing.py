@@ -15,6 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -129,11 +130,18 @@ def accepts(sub: Subscription, message: str, attributes: dict[str, dict[str, Any
 class Published:
     message_id: str
     sequence_number: str | None = None
+    queued: bool = False  # deliveries were recorded for the worker
+
+
+# Delivers a message to a subscription inside the publish's transaction; False when it did
+# not (the publisher then records a delivery for the worker).
+DirectDelivery = Callable[[Message, Subscription], bool]
 
 
 class Publisher:
-    def __init__(self, store: SnsStore) -> None:
+    def __init__(self, store: SnsStore, direct: DirectDelivery | None = None) -> None:
         self.store = store
+        self.direct = direct
 
     def publish(self, topic_arn: str, entry: dict[str, Any]) -> Published:
         """Check and record one message (Publish, or one PublishBatch entry). Durable on return."""
@@ -203,9 +211,15 @@ class Publisher:
             if not accepts(sub, matched_text, attributes):
                 continue
             order_key = f"{sub.arn}\n{group_id}" if topic.fifo else None
+            # SQS subscriptions get the message in this transaction - but a FIFO group's
+            # message only when no earlier message of its group still waits for the worker.
+            if self.direct is not None and sub.protocol == "sqs" \
+                    and (order_key is None or not self.store.has_pending(order_key)) \
+                    and self.direct(message, sub):
+                continue
             deliveries.append(PendingDelivery(sub.arn, order_key))
         self.store.enqueue(message, deliveries, now)
-        return Published(message.message_id, sequence)
+        return Published(message.message_id, sequence, queued=bool(deliveries))
 
     def confirmation(self, topic: Topic, token: str, now: float, sub_arn: str) -> None:
         """Record the SubscriptionConfirmation an http/https/email subscription is sent."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from typing import Any
 
 CERT_FILE = "SimpleNotificationService-freehold.pem"
 CERT_PATH = f"/_freehold/sns/{CERT_FILE}"
+RECENT_SIGNATURES = 256
 
 # The fields each message type signs, in the order AWS concatenates them.
 NOTIFICATION_FIELDS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
@@ -87,11 +89,26 @@ class Signer:
         loaded = serialization.load_pem_private_key(material.key_pem.encode(), password=None)
         assert isinstance(loaded, rsa.RSAPrivateKey)
         self._key = loaded
+        self._lock = threading.Lock()
+        self._recent: dict[tuple[str, str], str] = {}  # (version, signed text) -> signature, oldest first
 
     def sign(self, message: dict[str, Any], version: str) -> str:
+        """The base64 signature of an envelope. The signed fields do not name the subscription,
+        so a message fanned out to many subscriptions is signed once (an RSA signature costs
+        about a millisecond); the last few signatures are kept for that."""
+        text = string_to_sign(message)
+        key = (version, text)
+        with self._lock:
+            cached = self._recent.get(key)
+        if cached is not None:
+            return cached
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding
 
         algorithm: hashes.HashAlgorithm = hashes.SHA256() if version == "2" else hashes.SHA1()
-        signature = self._key.sign(string_to_sign(message).encode(), padding.PKCS1v15(), algorithm)
-        return base64.b64encode(signature).decode()
+        signature = base64.b64encode(self._key.sign(text.encode(), padding.PKCS1v15(), algorithm)).decode()
+        with self._lock:
+            self._recent[key] = signature
+            while len(self._recent) > RECENT_SIGNATURES:
+                del self._recent[next(iter(self._recent))]
+        return signature

@@ -364,6 +364,10 @@ class SnsStore:
             [(message.message_id, d.subscription_arn, d.order_key, due) for d in deliveries],
         )
 
+    def has_pending(self, order_key: str) -> bool:
+        """Whether a FIFO group still has a delivery waiting (or in flight) for a subscription."""
+        return self.db.query_one("SELECT 1 FROM sns_deliveries WHERE order_key = ? LIMIT 1", (order_key,)) is not None
+
     # -- delivery ------------------------------------------------------------------------
     def claim(self, now: float, lease: float, limit: int, finished: list[Delivery] | None = None) -> list[Delivery]:
         """Due deliveries, leased to the caller until now + lease (oldest first per FIFO key).

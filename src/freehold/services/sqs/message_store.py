@@ -255,6 +255,17 @@ class MessageStore:
     def delete(self, queue: Queue, receipt: Receipt, now: int) -> str:
         """'deleted', 'gone' (already deleted), 'stale' (not the latest receive: AWS answers
         success and keeps the message) or 'expired' (FIFO: the visibility timeout passed)."""
+        if not queue.fifo:
+            # A standard queue's delete needs no decision before it: one statement, its own
+            # transaction; only a miss looks at why.
+            if self.db.execute(
+                "DELETE FROM sqs_messages WHERE seq = ? AND queue_id = ? AND receipt = ?",
+                (receipt.seq, queue.queue_id, receipt.nonce),
+            ):
+                return "deleted"
+            row = self.db.query_one("SELECT 1 FROM sqs_messages WHERE seq = ? AND queue_id = ?",
+                                    (receipt.seq, queue.queue_id))
+            return "gone" if row is None else "stale"
         with self.db.transaction() as tx:
             row = tx.query_one(
                 "SELECT receipt, visible_at FROM sqs_messages WHERE seq = ? AND queue_id = ? FOR UPDATE",

@@ -90,13 +90,18 @@ class SqsProvider(Provider):
             self._cache.clear()
 
     # -- finding queues ------------------------------------------------------------------------
+    def _cached(self, ref: QueueRef) -> Queue | None:
+        """The queue if it was read recently (no SQL: safe on the event loop)."""
+        with self._cache_lock:
+            cached = self._cache.get((ref.account_id, ref.region, ref.name))
+        return cached[1] if cached is not None and cached[0] > time.monotonic() else None
+
     def _lookup(self, ref: QueueRef, protocol: str | None = None) -> Queue:
+        queue = self._cached(ref)
+        if queue is not None:
+            return queue
         key = (ref.account_id, ref.region, ref.name)
         now = time.monotonic()
-        with self._cache_lock:
-            cached = self._cache.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
         queue = self.queues.get(*key)
         if queue is None:
             raise queue_does_not_exist(protocol)
@@ -391,7 +396,10 @@ class SqsProvider(Provider):
 
     # -- receiving -------------------------------------------------------------------------------
     async def receive_message(self, ctx: RequestContext, params: Params) -> Params:
-        queue = await asyncio.to_thread(self._queue, ctx, params)
+        # A queue read recently comes from memory without a thread hop; otherwise SQL, in a thread.
+        queue = self._cached(self._ref_from_url(ctx, params["QueueUrl"]))
+        if queue is None:
+            queue = await asyncio.to_thread(self._queue, ctx, params)
         limit, visibility, wait = receive_limits(queue, params)
         system = wanted_system_attributes(params)
         attribute_names = params.get("MessageAttributeNames")

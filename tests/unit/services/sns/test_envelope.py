@@ -54,6 +54,32 @@ def test_notification_is_signed_v1_and_v2() -> None:
         assert env["UnsubscribeURL"] == "http://127.0.0.1:4566/?Action=Unsubscribe&SubscriptionArn=arn:sub"
 
 
+def test_a_fanned_out_message_is_signed_once_and_every_copy_verifies() -> None:
+    signer = Signer(SIGNER.material)
+    calls = 0
+    real_sign = signer._key.sign
+
+    class CountingKey:
+        def sign(self, *args: object) -> bytes:
+            nonlocal calls
+            calls += 1
+            return real_sign(*args)  # type: ignore[arg-type]
+
+    signer._key = CountingKey()  # type: ignore[assignment]
+    copies = [envelopes.notification(message(), "hi", f"arn:sub:{i}", "http://h", signer) for i in range(3)]
+    assert calls == 1
+    for copy in copies:
+        verify(copy)
+    assert len({copy["UnsubscribeURL"] for copy in copies}) == 3
+    # Another message, or another signature version, is signed anew; old entries are let go.
+    envelopes.notification(message(message_id="m-2"), "hi", "arn:sub:0", "http://h", signer)
+    envelopes.notification(message(signature_version="2"), "hi", "arn:sub:0", "http://h", signer)
+    assert calls == 3
+    for i in range(300):
+        envelopes.notification(message(message_id=f"n-{i}"), "hi", "arn:sub", "http://h", signer)
+    assert len(signer._recent) <= 256
+
+
 def test_confirmation_carries_token_and_subscribe_url() -> None:
     env = envelopes.confirmation(message(kind="SubscriptionConfirmation", token="tok/en", body="confirm"),
                                  "http://h", SIGNER)
