@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from freehold.gateway import internal
+from freehold.gateway import function_urls, internal
 from freehold.gateway.node import Node
 from freehold.gateway.request_body import BodyStream, has_body, read_whole
 from freehold.protocol.errors import ServiceError
@@ -63,6 +63,13 @@ class App:
             query_string=scope.get("query_string", b"").decode("latin-1"),
             headers=headers,
         )
+        url_id = function_urls.url_id_of(headers.get("host") or "")
+        if url_id is not None:
+            # A Lambda function URL: no API operation, served by the Lambda provider.
+            request.stream = BodyStream(receive, has_body(headers))
+            response = await function_urls.serve(self.node, url_id, request, scope.get("client"))
+            await _send(send, response, head=request.method == "HEAD")
+            return
         if internal.is_internal(request):
             try:
                 request.body = await read_whole(BodyStream(receive))

@@ -65,6 +65,8 @@ class LambdaBase(Provider):
         super().__init__(runtime)
         self.store = LambdaStore(runtime.db)
         self.layer_store = LayerStore(runtime.db)
+        # Function URL targets by url-id (function_urls.py), cleared by every change made here.
+        self.url_targets: dict[str, Any] = {}  # url-id -> function_urls.UrlTarget
         self.code_trees = CodeTrees(runtime.settings.data_dir / "lambda" / "code", runtime.blobs)
 
     # -- names -----------------------------------------------------------------------------------

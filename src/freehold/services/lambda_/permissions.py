@@ -33,6 +33,7 @@ class PermissionOps(LambdaBase):
         statement = policy.statement(params, ref.qualified_arn)
         document = policy.add(document, statement)
         self.store.put_policy(ref.account_id, ref.region, ref.name, qualifier, document, new_revision())
+        self.url_targets.clear()
         return {"Statement": json.dumps(statement, separators=(",", ":"))}
 
     def remove_permission(self, ctx: RequestContext, params: Params) -> Params:
@@ -46,6 +47,7 @@ class PermissionOps(LambdaBase):
         check_revision(revision, params.get("RevisionId"))
         document = policy.remove(document, params["StatementId"])
         self.store.put_policy(ref.account_id, ref.region, ref.name, qualifier, document, new_revision())
+        self.url_targets.clear()
         return {}
 
     def get_policy(self, ctx: RequestContext, params: Params) -> Params:

@@ -12,7 +12,7 @@ from freehold.gateway.context import RequestContext
 from freehold.protocol.errors import ServiceError
 from freehold.services.base import Params, ServiceRuntime
 from freehold.services.lambda_ import limits
-from freehold.services.lambda_.invoke import InvokeOps
+from freehold.services.lambda_.function_urls import FunctionUrlOps
 from freehold.services.lambda_.layers import LayerOps, check_total_size
 from freehold.services.lambda_.lookup import check_revision, function_not_found, lost_race
 from freehold.services.lambda_.models import (
@@ -32,7 +32,7 @@ from freehold.state.blobs import BlobNotFound
 MAX_ITEMS_DEFAULT = 50
 
 
-class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, InvokeOps):
+class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, FunctionUrlOps):
     service: ClassVar[str] = "lambda"
     partial: ClassVar[dict[str, str]] = {
         "CreateFunction": "zip packages only (container images are refused); VpcConfig, FileSystemConfigs, "
@@ -45,6 +45,12 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, InvokeOps):
                                     "Tags, ScalingConfig, ParallelizationFactor and TumblingWindowInSeconds are "
                                     "recorded, not applied",
         "UpdateEventSourceMapping": "as CreateEventSourceMapping",
+        "CreateFunctionUrlConfig": "URLs are http://<url-id>.lambda-url.<region>.localhost:<port>/ (any host "
+                                   "starting <url-id>.lambda-url.<region>. reaches them); InvokeMode RESPONSE_STREAM "
+                                   "is accepted and answered buffered",
+        "UpdateFunctionUrlConfig": "as CreateFunctionUrlConfig",
+        "AddLayerVersionPermission": "statements limited to an OrganizationId are stored but grant nothing "
+                                     "(freehold has no AWS Organizations to tell members)",
         "Invoke": "X-Amz-Function-Error is always Unhandled (as AWS reports every runtime error today); "
                   "no X-Ray tracing",
     }
@@ -161,6 +167,7 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, InvokeOps):
             self.latest(ref)  # deleted meanwhile: its 404, not a conflict
             raise lost_race(ref.arn, params.get("RevisionId"))
         self._forget_code(change.orphans)
+        self.url_targets.clear()
         self._unpack(updated)
         if change.published is not None:
             return change.published.configuration()
@@ -184,6 +191,7 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, InvokeOps):
             self.latest(ref)  # deleted meanwhile: its 404, not a conflict
             raise lost_race(ref.arn, params.get("RevisionId"))
         self._forget_code(change.orphans)  # none: the code is unchanged
+        self.url_targets.clear()
         output = updated.configuration()
         output.update(LastUpdateStatus="InProgress")
         return output
@@ -214,6 +222,7 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, InvokeOps):
             orphans = self.store.delete_function(ref.account_id, ref.region, ref.name)
             self.forget_function(ref.arn)
         self._forget_code(orphans)
+        self.url_targets.clear()
         return {}
 
     def _forget_code(self, orphans: list[str]) -> None:

@@ -140,11 +140,13 @@ class VersionOps(LambdaBase):
         if routing and routing.get("AdditionalVersionWeights"):
             alias["RoutingConfig"] = routing
         self.store.put_alias(ref.account_id, ref.region, ref.name, params["Name"], alias, create=False)
+        self.url_targets.clear()
         return alias
 
     def delete_alias(self, ctx: RequestContext, params: Params) -> Params:
         ref = self._alias_ref(ctx, params)
         self.store.delete_alias(ref.account_id, ref.region, ref.name, params["Name"])
+        self.url_targets.clear()
         return {}
 
     def list_aliases(self, ctx: RequestContext, params: Params) -> Params:

@@ -1,0 +1,122 @@
+"""Function URL requests as the function sees them, and its answer as the client gets it: the
+payload format 2.0 event Lambda builds for a function URL request, and the mapping of the
+function's result back to an HTTP response. Built only here (tests use the same functions).
+
+https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html#urls-payloads
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+# Bodies with these content types reach the function as text; all others base64-encoded.
+_TEXT_TYPES = ("text/", "application/json", "application/javascript", "application/xml",
+               "application/x-www-form-urlencoded", "application/xhtml+xml", "application/ld+json")
+
+
+def _is_text(content_type: str) -> bool:
+    lowered = content_type.lower()
+    return any(lowered.startswith(kind) for kind in _TEXT_TYPES) or lowered.endswith(("+json", "+xml"))
+
+
+def request_time(now: float) -> str:
+    """requestContext.time: 12/Mar/2020:19:03:58 +0000."""
+    return datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+
+
+def build_event(*, url_id: str, domain: str, method: str, raw_path: str, raw_query: str,
+                headers: list[tuple[str, str]], body: bytes, source_ip: str, request_id: str,
+                account_id: str = "anonymous", iam: dict[str, Any] | None = None,
+                now: float | None = None) -> dict[str, Any]:
+    """The event of one request. `headers` as received (any case, repeated names allowed):
+    names are lower-cased and repeated values joined with commas, cookies moved to `cookies`.
+    `account_id` is "anonymous" for AuthType NONE; AWS_IAM callers add `iam` (the authorizer)."""
+    moment = time.time() if now is None else now
+    joined: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        key = name.lower()
+        if key == "cookie":
+            cookies.extend(part.strip() for part in value.split(";") if part.strip())
+            continue
+        joined[key] = f"{joined[key]},{value}" if key in joined else value
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": raw_path or "/",
+        "rawQueryString": raw_query,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    event["headers"] = joined
+    if raw_query:
+        parameters: dict[str, str] = {}
+        for key, value in parse_qsl(raw_query, keep_blank_values=True):
+            parameters[key] = f"{parameters[key]},{value}" if key in parameters else value
+        event["queryStringParameters"] = parameters
+    context: dict[str, Any] = {
+        "accountId": account_id,
+        "apiId": url_id,
+        "domainName": domain,
+        "domainPrefix": url_id,
+        "http": {"method": method, "path": raw_path or "/", "protocol": "HTTP/1.1", "sourceIp": source_ip,
+                 "userAgent": joined.get("user-agent", "")},
+        "requestId": request_id,
+        "routeKey": "$default",
+        "stage": "$default",
+        "time": request_time(moment),
+        "timeEpoch": int(moment * 1000),
+    }
+    if iam is not None:
+        context["authorizer"] = {"iam": iam}
+    event["requestContext"] = context
+    if body:
+        if _is_text(joined.get("content-type", "")):
+            try:
+                event["body"] = body.decode("utf-8")
+                event["isBase64Encoded"] = False
+                return event
+            except UnicodeDecodeError:
+                pass
+        event["body"] = base64.b64encode(body).decode()
+        event["isBase64Encoded"] = True
+    else:
+        event["isBase64Encoded"] = False
+    return event
+
+
+def map_response(payload: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+    """(status, headers, body) of the function's result. A JSON object with a statusCode is a
+    response (statusCode, headers, cookies, body, isBase64Encoded); any other valid JSON is the
+    body of a 200 application/json answer (a JSON string: its text)."""
+    try:
+        result = json.loads(payload) if payload else None
+    except (ValueError, UnicodeDecodeError):
+        return 200, [("Content-Type", "application/json")], payload
+    if not isinstance(result, dict) or "statusCode" not in result:
+        if isinstance(result, str):
+            return 200, [("Content-Type", "application/json")], result.encode()
+        return 200, [("Content-Type", "application/json")], payload
+    status = int(result["statusCode"])
+    headers: list[tuple[str, str]] = []
+    for name, value in (result.get("headers") or {}).items():
+        headers.append((str(name), value if isinstance(value, str) else json.dumps(value)))
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", "application/json"))
+    for cookie in result.get("cookies") or []:
+        headers.append(("Set-Cookie", str(cookie)))
+    raw = result.get("body")
+    if raw is None:
+        body = b""
+    elif not isinstance(raw, str):
+        body = json.dumps(raw).encode()
+    elif result.get("isBase64Encoded"):
+        body = base64.b64decode(raw)
+    else:
+        body = raw.encode()
+    return status, headers, body
