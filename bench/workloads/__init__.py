@@ -6,6 +6,7 @@ from bench.workloads import (
     dynamodb,
     iam_writes,
     idle_rss,
+    lambda_http,
     lambda_invoke,
     lambda_sqs_trigger,
     logs,
@@ -19,7 +20,7 @@ from bench.workloads.base import EndpointWorkload, LifecycleWorkload, Measured, 
 
 WORKLOADS: dict[str, Workload] = {
     module.WORKLOAD.name: module.WORKLOAD for module in (
-        startup, idle_rss, sts, iam_writes, logs, dynamodb, sqs, sns, lambda_invoke, lambda_sqs_trigger, s3
+        startup, idle_rss, sts, iam_writes, logs, dynamodb, sqs, sns, lambda_invoke, lambda_http, lambda_sqs_trigger, s3
     )
 }
 

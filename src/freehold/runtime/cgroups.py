@@ -14,6 +14,7 @@ class MemoryCgroup:
         (the zygote limits those of its blank sandboxes itself: see runtime/zygote.py)."""
         self.path = Path(parent) / name
         self.path.mkdir(exist_ok=True)
+        self._usage_file = str(self.path / "memory.max_usage_in_bytes")
         if limit_mb is not None:
             set_limit(self.path, limit_mb)
 
@@ -22,8 +23,12 @@ class MemoryCgroup:
         return cls(str(Path(path).parent), Path(path).name, None)
 
     def max_used_mb(self) -> int:
-        try:
-            return int((self.path / "memory.max_usage_in_bytes").read_text()) // (1024 * 1024)
+        try:  # read on every invocation (the REPORT line): no pathlib/io layers
+            fd = os.open(self._usage_file, os.O_RDONLY)
+            try:
+                return int(os.read(fd, 64)) // (1024 * 1024)
+            finally:
+                os.close(fd)
         except (OSError, ValueError):
             return 0
 

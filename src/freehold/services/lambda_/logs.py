@@ -78,25 +78,42 @@ class LogShipper:
 
     def _run(self) -> None:
         while True:
-            batch = self._queue.get()
+            first = self._queue.get()
+            batches = [first]
+            # What arrives within LINGER is shipped together: one PutLogEvents (one transaction)
+            # per stream instead of one per invocation. CloudWatch Logs shows a function's
+            # output after a moment on AWS too.
+            deadline = time.monotonic() + LINGER
+            while first is not None and len(batches) < MERGE_MAX:
+                try:
+                    batches.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                except queue.Empty:
+                    break
+                if batches[-1] is None:
+                    break
             try:
-                if batch is None:
+                for merged in _merged([b for b in batches if b is not None]):
+                    try:
+                        self._put(merged)
+                    except ServiceError as error:
+                        log.debug("function logs not shipped: %s", error)
+                    except Exception:
+                        log.exception("function logs not shipped")
+                if batches[-1] is None:
                     return
-                self._put(batch)
-            except ServiceError as error:
-                log.debug("function logs not shipped: %s", error)
-            except Exception:
-                log.exception("function logs not shipped")
             finally:
-                self._queue.task_done()
+                for _ in batches:
+                    self._queue.task_done()
 
-    def _put(self, batch: LogBatch) -> None:
-        ctx = service_context(batch.account_id, batch.region)
-        key = (batch.account_id, batch.region, batch.group, batch.stream)
+    def _put(self, batch: LogBatch | list[LogBatch]) -> None:
+        batches = batch if isinstance(batch, list) else [batch]
+        head = batches[0]
+        ctx = service_context(head.account_id, head.region)
+        key = (head.account_id, head.region, head.group, head.stream)
         if key not in self._known:
             for operation, params in (
-                ("CreateLogGroup", {"logGroupName": batch.group}),
-                ("CreateLogStream", {"logGroupName": batch.group, "logStreamName": batch.stream}),
+                ("CreateLogGroup", {"logGroupName": head.group}),
+                ("CreateLogStream", {"logGroupName": head.group, "logStreamName": head.stream}),
             ):
                 try:
                     self._call("logs", ctx, operation, params)
@@ -104,12 +121,34 @@ class LogShipper:
                     if error.code != "ResourceAlreadyExistsException":
                         raise
             self._known.add(key)
-        events = log_events(batch.text, batch.timestamp_ms)
+        events = [event for each in batches for event in log_events(each.text, each.timestamp_ms)]
+        if len(batches) > 1:  # shipped from several threads: PutLogEvents wants time order
+            events.sort(key=lambda event: int(str(event["timestamp"])))
         if events:
             try:
                 self._call("logs", ctx, "PutLogEvents", {
-                    "logGroupName": batch.group, "logStreamName": batch.stream, "logEvents": events})
+                    "logGroupName": head.group, "logStreamName": head.stream, "logEvents": events})
             except ServiceError as error:
                 if error.code == "ResourceNotFoundException":  # deleted meanwhile: make it again
                     self._known.discard(key)
                 raise
+
+
+LINGER = 0.05  # seconds a shipment waits for more
+MERGE_MAX = 200  # invocations' logs shipped in one go at most
+MERGE_BYTES = 512 * 1024  # well under PutLogEvents' 1 MB batch limit
+
+
+def _merged(batches: list[LogBatch]) -> list[list[LogBatch]]:
+    """Consecutive batches of one stream grouped (in order, so events stay chronological),
+    each group within PutLogEvents' limits."""
+    groups: dict[tuple[str, str, str, str], list[list[LogBatch]]] = {}
+    order: list[list[LogBatch]] = []
+    for batch in batches:
+        key = (batch.account_id, batch.region, batch.group, batch.stream)
+        runs = groups.setdefault(key, [])
+        if not runs or sum(len(b.text) for b in runs[-1]) + len(batch.text) > MERGE_BYTES:
+            runs.append([])
+            order.append(runs[-1])
+        runs[-1].append(batch)
+    return order
