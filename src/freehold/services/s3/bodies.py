@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from freehold.services.s3.checksums import ALGORITHMS, MEMBERS, Hasher, b64, new
 from freehold.services.s3.models import INLINE_MAX, ObjectVersion
 from freehold.state.blobs import BlobStore
 
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 # Bodies up to this size are received whole, then stored and committed in one worker-thread step.
 SMALL_BODY = 1024 * 1024
 
@@ -125,9 +127,7 @@ def declared_sha256(request: HttpRequest | None) -> str | None:
     if request is None or request.stream is None:
         return None
     declared = (request.headers.get("x-amz-content-sha256") or "").lower()
-    if len(declared) == 64 and all(c in "0123456789abcdef" for c in declared):
-        return declared
-    return None
+    return declared if _SHA256_HEX.fullmatch(declared) else None
 
 
 def _algorithm(params: dict[str, Any], request: HttpRequest | None) -> str | None:

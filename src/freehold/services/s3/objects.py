@@ -47,6 +47,7 @@ from freehold.services.s3.models import (
     to_datetime,
 )
 from freehold.state.blobs import BlobNotFound
+from freehold.state.database import WriteLockBusy
 
 # Bodies up to this size are returned as bytes; larger ones stream from the blob store.
 INLINE_READ = 256 * 1024
@@ -234,7 +235,16 @@ class ObjectOperations(S3Core):
         body = params.get("Body")
         await self.check_chunk_signatures(ctx, body)
         data, stream = await receive_small(body)
-        if data is not None:  # the common case: one worker-thread step for everything
+        if data is not None:  # the common case: one step for everything
+            if len(data) <= INLINE_MAX and self.db.inline_writes:
+                # A small object is a row: no disk write but the commit. Run on the event loop
+                # while the write lock is free (as @short_sql operations do); if it is taken the
+                # transaction raises before its first statement, and the step runs in a thread.
+                try:
+                    with self.db.no_wait():
+                        return self._put_in_memory(ctx, params, data, body)
+                except WriteLockBusy:
+                    pass
             return await asyncio.to_thread(self._put_in_memory, ctx, params, data, body)
         bucket = await asyncio.to_thread(self.bucket_of, ctx, params["Bucket"])
         await asyncio.to_thread(self.check_object_acl, bucket, params.get("ACL"))

@@ -242,31 +242,27 @@ class S3Store:
                 "SELECT 1 FROM s3_uploads WHERE upload_id = ? FOR UPDATE", (completing,)
             ):
                 raise LookupError(completing)
-            self._lock_key(tx, obj.bucket, obj.key)
-            row = tx.query_one(
-                f"SELECT {_OBJECT_COLUMNS} FROM s3_objects WHERE bucket = ? AND is_latest = 1 AND object_key = ?",
-                (obj.bucket, obj.key),
-            )
-            current = _object(row) if row else None
+            obj.seq = self._claim_key(tx, obj.bucket, obj.key)
             if check is not None:
-                check(current)
-            obj.seq = self._next_seq(tx, obj.bucket, obj.key)
+                row = tx.query_one(
+                    f"SELECT {_OBJECT_COLUMNS} FROM s3_objects WHERE bucket = ? AND is_latest = 1 "
+                    "AND object_key = ?",
+                    (obj.bucket, obj.key),
+                )
+                check(_object(row) if row else None)
             if versioning == "Enabled":
                 obj.version_id = new_version_id()
             else:
+                # The 'null' version is replaced (it is the only version of a bucket that was
+                # never versioned); its blobs are freed.
                 obj.version_id = NULL_VERSION
-                # The 'null' version is replaced; it is usually the current one (unversioned bucket).
-                replaced = current if current is not None and current.version_id == NULL_VERSION else \
-                    self._version_in(tx, obj.bucket, obj.key, NULL_VERSION)
-                if replaced is not None:
-                    freed.extend(blob for blob, _ in replaced.segments)
-                    tx.execute(
-                        "DELETE FROM s3_objects WHERE bucket = ? AND object_key = ? AND version_id = ?",
-                        (obj.bucket, obj.key, NULL_VERSION),
-                    )
-                    if replaced is current:
-                        current = None  # gone: nothing left to mark non-current
-            if current is not None:
+                for (segments,) in tx.query(
+                    "DELETE FROM s3_objects WHERE bucket = ? AND object_key = ? AND version_id = ? RETURNING segments",
+                    (obj.bucket, obj.key, NULL_VERSION),
+                ):
+                    freed.extend(blob for blob, _ in json.loads(segments))
+            if versioning:
+                # Enabled or Suspended: the current version (if any is left) becomes non-current.
                 tx.execute(
                     "UPDATE s3_objects SET is_latest = 0 WHERE bucket = ? AND object_key = ? AND is_latest = 1",
                     (obj.bucket, obj.key),
@@ -298,9 +294,12 @@ class S3Store:
         )
 
     @staticmethod
-    def _next_seq(tx: Any, bucket: str, key: str) -> int:
+    def _claim_key(tx: Any, bucket: str, key: str) -> int:
+        """Take the key's head row (writers of one key take turns) and the key's next version
+        sequence number, in one statement."""
         row = tx.query_one(
-            "UPDATE s3_object_heads SET seq = seq + 1 WHERE bucket = ? AND object_key = ? RETURNING seq",
+            "INSERT INTO s3_object_heads (bucket, object_key, seq) VALUES (?, ?, 1) "
+            "ON CONFLICT (bucket, object_key) DO UPDATE SET seq = s3_object_heads.seq + 1 RETURNING seq",
             (bucket, key),
         )
         assert row is not None
