@@ -1,7 +1,7 @@
 """SNS → HTTP against a local receiver: the confirmation handshake, signed envelopes verified
 with the certificate freehold serves (SignatureVersion 1 and 2), raw delivery, filter
-policies, MessageStructure=json, retries per the delivery policy, and deliveries that
-survive kill -9."""
+policies, MessageStructure=json, retries per the delivery policy, the UnsubscribeConfirmation
+(and restoring a subscription with its token), and deliveries that survive kill -9."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import urllib.request
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from cryptography.exceptions import InvalidSignature
 from sns_helpers import Receiver, confirm, unique, verify_signature, wait_for
 
@@ -58,10 +59,61 @@ def test_confirmation_and_signed_notification(freehold: Any, sns: Any, receiver:
     tampered = {**envelope, "Message": "hello, attacker"}
     with pytest.raises(InvalidSignature):
         verify_signature(tampered)
-    # The UnsubscribeURL works like the Unsubscribe action.
+    # The UnsubscribeURL works like the Unsubscribe action (and the endpoint is told so).
     with urllib.request.urlopen(envelope["UnsubscribeURL"], timeout=10) as answer:
         assert answer.status == 200
     assert sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
+    assert receiver.next().headers["x-amz-sns-message-type"] == "UnsubscribeConfirmation"
+
+
+def test_unsubscribing_posts_an_unsubscribe_confirmation_whose_token_restores(sns: Any, receiver: Receiver) -> None:
+    topic, sub = _subscribed(sns, receiver, "/leaving")
+    sns.unsubscribe(SubscriptionArn=sub)
+    assert sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
+    message = receiver.next()
+    assert message.path == "/leaving"
+    assert message.headers["x-amz-sns-message-type"] == "UnsubscribeConfirmation"
+    assert message.headers["x-amz-sns-topic-arn"] == topic
+    assert message.headers["x-amz-sns-subscription-arn"] == sub
+    assert message.headers["user-agent"] == "Amazon Simple Notification Service Agent"
+    envelope = message.json()
+    assert list(envelope) == ["Type", "MessageId", "Token", "TopicArn", "Message", "SubscribeURL", "Timestamp",
+                              "SignatureVersion", "Signature", "SigningCertURL"]
+    assert envelope["Type"] == "UnsubscribeConfirmation"
+    assert envelope["Message"] == (
+        f"You have chosen to deactivate subscription {sub}.\nTo cancel this operation and restore the "
+        "subscription, visit the SubscribeURL included in this message.")
+    verify_signature(envelope)
+    assert message.headers["x-amz-sns-message-id"] == envelope["MessageId"]
+    # Unsubscribing again is a no-op: no second confirmation.
+    sns.unsubscribe(SubscriptionArn=sub)
+    assert receiver.nothing_within(0.5)
+    # The token restores the subscription, confirmed, under its old ARN; deliveries resume.
+    assert sns.confirm_subscription(TopicArn=topic, Token=envelope["Token"])["SubscriptionArn"] == sub
+    (listed,) = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert listed["SubscriptionArn"] == sub
+    sns.publish(TopicArn=topic, Message="welcome back")
+    assert receiver.next().json()["Message"] == "welcome back"
+    # The token was used up; a confirmed subscription keeps its own token working (idempotent).
+    with pytest.raises(ClientError) as raised:
+        sns.confirm_subscription(TopicArn=topic, Token=envelope["Token"][::-1])
+    assert raised.value.response["Error"]["Code"] == "InvalidParameter"
+    # Unsubscribed again, this time through its SubscribeURL.
+    sns.unsubscribe(SubscriptionArn=sub)
+    again = receiver.next().json()
+    assert again["Type"] == "UnsubscribeConfirmation" and again["Token"] != envelope["Token"]
+    with urllib.request.urlopen(again["SubscribeURL"], timeout=10) as answer:
+        assert answer.status == 200
+    assert [s["SubscriptionArn"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]] == [sub]
+
+
+def test_non_http_subscriptions_get_no_unsubscribe_confirmation(sns: Any, sqs: Any) -> None:
+    topic = sns.create_topic(Name=unique("quiet"))["TopicArn"]
+    url = sqs.create_queue(QueueName=unique("quiet"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sub = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)["SubscriptionArn"]
+    sns.unsubscribe(SubscriptionArn=sub)
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages") is None
 
 
 def test_signature_version_2(sns: Any, receiver: Receiver) -> None:

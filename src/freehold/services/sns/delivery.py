@@ -236,7 +236,8 @@ class Transports:
         envelope = self.envelope(delivery.message, sub)
         raw = sub.raw and message.kind == "Notification"
         body = envelopes.message_for(message, sub.protocol) if raw else envelopes.render(envelope)
-        sub_arn = sub.arn if message.kind == "Notification" else None
+        # AWS names the subscription in a header for notifications and unsubscribe confirmations.
+        sub_arn = sub.arn if message.kind != "SubscriptionConfirmation" else None
         headers = envelopes.http_headers(envelope, sub_arn, raw, content_type)
         # The endpoint may take its full timeout: keep the lease beyond it.
         self.provider.store.extend_lease(delivery, time.time() + HTTP_TIMEOUT + 5)

@@ -64,7 +64,6 @@ class SnsProvider(PlatformOperations, SmsOperations, Provider):
         "CreatePlatformApplication": "credentials are stored but not verified with the push service",
         "GetSMSSandboxAccountStatus": "the account is never in the SMS sandbox: nothing is really sent",
         "ListOriginationNumbers": "freehold owns no origination numbers: the list is always empty",
-        "Unsubscribe": "no UnsubscribeConfirmation message is sent to HTTP/S endpoints",
     }
 
     def __init__(self, runtime: ServiceRuntime) -> None:
@@ -300,6 +299,9 @@ class SnsProvider(PlatformOperations, SmsOperations, Provider):
             topic = self._topic(params["TopicArn"])
             sub = self.store.subscription_by_token(topic.arn, params["Token"])
             if sub is None:
+                # An UnsubscribeConfirmation's token brings the subscription back.
+                sub = self.store.restore_subscription(topic.arn, params["Token"])
+            if sub is None:
                 raise invalid("Invalid token")
             if not sub.confirmed:
                 sub.confirmed = True
@@ -309,9 +311,20 @@ class SnsProvider(PlatformOperations, SmsOperations, Provider):
 
     def unsubscribe(self, ctx: RequestContext, params: Params) -> Params:
         parse_subscription_arn(params["SubscriptionArn"])
-        sub = self.store.subscription(params["SubscriptionArn"])
-        if sub is not None:  # idempotent, like AWS
-            self.store.delete_subscription(sub)
+        confirming = False
+        with self.db.transaction():
+            sub = self.store.subscription(params["SubscriptionArn"])
+            if sub is None:
+                return {}  # idempotent, like AWS
+            # A confirmed HTTP/S endpoint is told with an UnsubscribeConfirmation, whose token
+            # restores the subscription (ConfirmSubscription or its SubscribeURL).
+            token = secrets.token_hex(64) if sub.protocol in ("http", "https") and sub.confirmed else None
+            topic = self.store.topic(sub.topic_arn)
+            if self.store.delete_subscription(sub, token) and token is not None and topic is not None:
+                self.publisher.unsubscribe_confirmation(topic, token, time.time(), sub.arn)
+                confirming = True
+        if confirming:
+            self.worker.wake()
         return {}
 
     def _subscription(self, arn: str) -> Subscription:

@@ -232,6 +232,20 @@ class Publisher:
         )
         self.store.enqueue(message, [PendingDelivery(sub_arn, None)], now)
 
+    def unsubscribe_confirmation(self, topic: Topic, token: str, now: float, sub_arn: str) -> None:
+        """Record the UnsubscribeConfirmation an unsubscribed http/https endpoint is sent; its
+        token (and SubscribeURL) restores the subscription.
+        https://docs.aws.amazon.com/sns/latest/dg/http-unsubscribe-confirmation-json.html"""
+        message = Message(
+            message_id=str(uuid.uuid4()), kind="UnsubscribeConfirmation", topic_arn=topic.arn,
+            body=(f"You have chosen to deactivate subscription {sub_arn}.\n"
+                  "To cancel this operation and restore the subscription, visit the SubscribeURL included in "
+                  "this message."),
+            subject=None, structure="", attributes={}, published=timestamp(now),
+            signature_version=topic.signature_version, token=token,
+        )
+        self.store.enqueue(message, [PendingDelivery(sub_arn, None)], now)
+
 
 def _protocol_text(text: str, protocol: str) -> str:
     document = json.loads(text)

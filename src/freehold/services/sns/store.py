@@ -149,7 +149,30 @@ MIGRATIONS: tuple[Migration, ...] = (
             PRIMARY KEY (account_id, region, phone_number)
         )""",
     )),
+    # An unsubscribed HTTP/S subscription, kept for a while: its UnsubscribeConfirmation is
+    # delivered from it, and ConfirmSubscription with that message's token restores it.
+    Migration(3, "sns unsubscribed http/https subscriptions", (
+        """CREATE TABLE sns_unsubscribed (
+            arn TEXT NOT NULL PRIMARY KEY,
+            topic_arn TEXT NOT NULL,
+            account_id TEXT NOT NULL,
+            region TEXT NOT NULL,
+            protocol TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            confirmed INTEGER NOT NULL,
+            token TEXT NOT NULL,
+            attributes TEXT NOT NULL,
+            authenticated INTEGER NOT NULL,
+            deleted DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX sns_unsubscribed_by_token ON sns_unsubscribed (token)",
+        "CREATE INDEX sns_unsubscribed_by_age ON sns_unsubscribed (deleted)",
+    )),
 )
+
+# How long an unsubscribed HTTP/S subscription can be restored with its token (SNS's
+# confirmation tokens are valid for three days).
+RESTORABLE_SECONDS = 3 * 24 * 3600
 
 _TOPIC_COLUMNS = "arn, account_id, region, name, fifo, attributes, tags, data_protection, sequence"
 _SUB_COLUMNS = "arn, topic_arn, account_id, region, protocol, endpoint, confirmed, token, attributes, authenticated"
@@ -317,14 +340,54 @@ class SnsStore:
             (json.dumps(sub.attributes), int(sub.confirmed), int(sub.authenticated), sub.arn),
         )
 
-    def delete_subscription(self, sub: Subscription) -> None:
+    def delete_subscription(self, sub: Subscription, kept_token: str | None = None) -> bool:
+        """Delete a subscription and its pending deliveries; False when it was gone already.
+        With `kept_token`, keep it restorable with that token (see unsubscribed())."""
         with self.db.transaction() as tx:
-            if tx.execute("DELETE FROM sns_subscriptions WHERE arn = ?", (sub.arn,)) == 1:
-                tx.execute(
-                    "UPDATE sns_topics SET subscriptions_deleted = subscriptions_deleted + 1 WHERE arn = ?",
-                    (sub.topic_arn,),
-                )
+            if tx.execute("DELETE FROM sns_subscriptions WHERE arn = ?", (sub.arn,)) != 1:
+                return False
+            tx.execute(
+                "UPDATE sns_topics SET subscriptions_deleted = subscriptions_deleted + 1 WHERE arn = ?",
+                (sub.topic_arn,),
+            )
             tx.execute("DELETE FROM sns_deliveries WHERE subscription_arn = ?", (sub.arn,))
+            if kept_token is not None:
+                now = time.time()
+                tx.execute("DELETE FROM sns_unsubscribed WHERE deleted < ? OR arn = ?",
+                           (now - RESTORABLE_SECONDS, sub.arn))
+                tx.execute(
+                    f"INSERT INTO sns_unsubscribed ({_SUB_COLUMNS}, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (sub.arn, sub.topic_arn, sub.account_id, sub.region, sub.protocol, sub.endpoint,
+                     int(sub.confirmed), kept_token, json.dumps(sub.attributes), int(sub.authenticated), now),
+                )
+        return True
+
+    def unsubscribed(self, arn: str) -> Subscription | None:
+        """A subscription unsubscribed lately and still restorable (its token is the one
+        its UnsubscribeConfirmation carries)."""
+        row = self.db.query_one(
+            f"SELECT {_SUB_COLUMNS} FROM sns_unsubscribed WHERE arn = ? AND deleted >= ?",
+            (arn, time.time() - RESTORABLE_SECONDS),
+        )
+        return _subscription(row) if row else None
+
+    def restore_subscription(self, topic_arn: str, token: str) -> Subscription | None:
+        """Bring back the subscription an UnsubscribeConfirmation's token names, confirmed
+        (call inside a transaction); None when no restorable one has that token."""
+        row = self.db.query_one(
+            f"SELECT {_SUB_COLUMNS} FROM sns_unsubscribed WHERE token = ? AND topic_arn = ? AND deleted >= ?",
+            (token, topic_arn, time.time() - RESTORABLE_SECONDS),
+        )
+        if row is None:
+            return None
+        sub = _subscription(row)
+        self.db.execute("DELETE FROM sns_unsubscribed WHERE arn = ?", (sub.arn,))
+        existing = self.find_subscription(sub.topic_arn, sub.protocol, sub.endpoint)
+        if existing is not None:
+            return existing  # subscribed again meanwhile: that subscription stands
+        sub.confirmed = True
+        self.insert_subscription(sub)
+        return sub
 
     # -- publishing --------------------------------------------------------------------------
     def deduplicated(self, topic_arn: str, dedup_id: str, now: float) -> tuple[str, str] | None:

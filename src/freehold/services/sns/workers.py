@@ -214,6 +214,8 @@ class DeliveryWorker:
     # -- one delivery ---------------------------------------------------------------------------
     def deliver(self, delivery: Delivery) -> None:
         sub = self.store.subscription(delivery.subscription_arn)
+        if sub is None and delivery.message.kind == "UnsubscribeConfirmation":
+            sub = self.store.unsubscribed(delivery.subscription_arn)
         if sub is None:
             self._finish(delivery)  # unsubscribed (or topic deleted) meanwhile
             return
