@@ -91,6 +91,11 @@ class Executor:
         future = asyncio.run_coroutine_threadsafe(self.pool.run(invocation), self.loop)
         return future.result()
 
+    def provision(self, spec: FunctionSpec, count: int, timeout: float = 60.0) -> int:
+        """Keep `count` sandboxes of `spec` initialised (provisioned concurrency; 0 stops);
+        blocks until they are, and returns how many are."""
+        return asyncio.run_coroutine_threadsafe(self.pool.provision(spec, count), self.loop).result(timeout)
+
     def forget(self, match: Callable[[FunctionSpec], bool]) -> None:
         asyncio.run_coroutine_threadsafe(self.pool.forget(match), self.loop).result(30)
 

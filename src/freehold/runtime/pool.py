@@ -14,9 +14,10 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from freehold.runtime.seam import FunctionSpec, Invocation, InvocationResult, Throttled
-from freehold.runtime.sandbox import Sandbox
+from freehold.runtime.sandbox import INIT_TIMEOUT, Sandbox
 
 log = logging.getLogger("freehold.runtime")
 
@@ -36,6 +37,11 @@ class WarmPool:
         self.total_inflight = 0
         self.sandboxes: set[Sandbox] = set()
         self._reaper: asyncio.Task[None] | None = None
+        # Provisioned concurrency: per pool key, the spec its sandboxes start from and how many
+        # are kept initialised; `pinned` sandboxes are never reaped nor evicted.
+        self.provisioned: dict[str, tuple[FunctionSpec, int]] = {}
+        self.pinned: set[Sandbox] = set()
+        self._topping_up: set[str] = set()
 
     def start(self) -> None:
         self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
@@ -112,7 +118,7 @@ class WarmPool:
         """Past the sandbox cap, the longest-idle sandbox of any function goes first."""
         if len(self.sandboxes) < self.max_sandboxes:
             return
-        candidates = [s for sandboxes in self.idle.values() for s in sandboxes]
+        candidates = [s for sandboxes in self.idle.values() for s in sandboxes if s not in self.pinned]
         if candidates:
             oldest = min(candidates, key=lambda s: s.last_used)
             self.idle[oldest.spec.key].remove(oldest)
@@ -120,7 +126,48 @@ class WarmPool:
 
     async def _discard(self, sandbox: Sandbox) -> None:
         self.sandboxes.discard(sandbox)
+        self.pinned.discard(sandbox)
         await sandbox.close()
+
+    # -- provisioned concurrency -----------------------------------------------------------------
+    async def provision(self, spec: FunctionSpec, count: int) -> int:
+        """Keep `count` sandboxes of `spec.key` initialised (0 releases them to the reaper); they
+        start with AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency and serve invocations
+        first. Returns how many are initialised now; the reaper tops up sandboxes that die."""
+        if count <= 0:
+            self.provisioned.pop(spec.key, None)
+            self.pinned = {s for s in self.pinned if s.spec.key != spec.key}
+            return 0
+        self.provisioned[spec.key] = (replace(spec, initialization_type="provisioned-concurrency"), count)
+        extra = [s for s in self.pinned if s.spec.key == spec.key][count:]
+        for sandbox in extra:  # fewer than before: the surplus goes back to on-demand
+            self.pinned.discard(sandbox)
+        return await self._top_up(spec.key)
+
+    async def _top_up(self, key: str) -> int:
+        entry = self.provisioned.get(key)
+        if entry is None:
+            return 0
+        spec, count = entry
+        missing = count - sum(1 for s in self.pinned if s.spec.key == key and s.alive)
+        if missing > 0 and key not in self._topping_up:
+            self._topping_up.add(key)
+            try:
+                await asyncio.gather(*(self._new_pinned(spec) for _ in range(missing)), return_exceptions=True)
+            finally:
+                self._topping_up.discard(key)
+        return sum(1 for s in self.pinned if s.spec.key == key and s.alive and s.ready.done()
+                   and s.init_failure is None)
+
+    async def _new_pinned(self, spec: FunctionSpec) -> None:
+        sandbox = await self._new(spec)
+        self.pinned.add(sandbox)
+        waiters: set[asyncio.Future[object]] = {sandbox.ready, sandbox.exited}  # type: ignore[arg-type]
+        await asyncio.wait(waiters, timeout=INIT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        if sandbox.alive and sandbox.ready.done() and sandbox.init_failure is None:
+            self.idle[spec.key].append(sandbox)
+        else:
+            await self._discard(sandbox)
 
     # -- upkeep --------------------------------------------------------------------------------
     async def _reap_forever(self) -> None:
@@ -130,8 +177,9 @@ class WarmPool:
 
     async def reap(self) -> None:
         now = time.monotonic()
+        self.pinned = {s for s in self.pinned if s.spec.key in self.provisioned}
         for key, sandboxes in list(self.idle.items()):
-            keep = [s for s in sandboxes if s.alive and now - s.last_used < self.idle_seconds]
+            keep = [s for s in sandboxes if s.alive and (now - s.last_used < self.idle_seconds or s in self.pinned)]
             for sandbox in sandboxes:
                 if sandbox not in keep:
                     await self._discard(sandbox)
@@ -143,9 +191,15 @@ class WarmPool:
                     self.spares.pop(key, None)
                     if spare is not None:
                         await self._discard(spare)
+        for key in list(self.provisioned):
+            if key not in self._topping_up:
+                asyncio.get_running_loop().create_task(self._top_up(key))
 
     async def forget(self, match: Callable[[FunctionSpec], bool]) -> None:
         """Close the idle sandboxes (and spares) of the functions `match` selects."""
+        for key, (spec, _) in list(self.provisioned.items()):
+            if match(spec):
+                self.provisioned.pop(key, None)
         for key, sandboxes in list(self.idle.items()):
             kept = []
             for sandbox in sandboxes:

@@ -31,6 +31,7 @@ class FunctionSpec:
     owner: tuple[int, int] | None  # uid/gid of the sandbox when freehold runs as root
     reserved_concurrency: int | None = None
     opt_dir: Path | None = None  # the function's layers merged in order: the sandbox's /opt
+    initialization_type: str = "on-demand"  # or "provisioned-concurrency" (WarmPool.provision)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from freehold.services.lambda_.models import (
 )
 from freehold.services.lambda_.names import LATEST, check_new_function_name, parse_resource_arn
 from freehold.services.lambda_.permissions import PermissionOps
+from freehold.services.lambda_.provisioned import ProvisionedOps
 from freehold.services.lambda_.pollers import PollerOps
 from freehold.services.lambda_.versions import VersionOps
 from freehold.state.blobs import BlobNotFound
@@ -32,7 +33,7 @@ from freehold.state.blobs import BlobNotFound
 MAX_ITEMS_DEFAULT = 50
 
 
-class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, FunctionUrlOps):
+class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, ProvisionedOps, FunctionUrlOps):
     service: ClassVar[str] = "lambda"
     partial: ClassVar[dict[str, str]] = {
         "CreateFunction": "zip packages only (container images are refused); VpcConfig, FileSystemConfigs, "
@@ -62,12 +63,15 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, FunctionUrl
         self.store.migrate()
         self.start_execution()
         self.start_pollers()
+        self.start_provisioning()
 
     def stop(self) -> None:
+        self.stop_provisioning()
         self.stop_pollers()
         self.stop_execution()
 
     def reset(self) -> None:
+        self.reset_provisioning()
         self.reset_execution()
 
     # -- functions -------------------------------------------------------------------------------

@@ -141,6 +141,9 @@ class VersionOps(LambdaBase):
             alias["RoutingConfig"] = routing
         self.store.put_alias(ref.account_id, ref.region, ref.name, params["Name"], alias, create=False)
         self.url_targets.clear()
+        wake = getattr(self, "_provision_wake", None)  # an alias moved: re-provision (provisioned.py)
+        if wake is not None:
+            wake.set()
         return alias
 
     def delete_alias(self, ctx: RequestContext, params: Params) -> Params:
