@@ -7,6 +7,8 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+from botocore.exceptions import ClientError
 from sqs_helpers import attributes, error_of
 
 
@@ -178,3 +180,33 @@ def test_permissions_are_kept_in_the_policy(sqs: Any, new_queue: Any) -> None:
     assert "Policy" not in attributes(sqs, url)
     assert error_of(sqs.remove_permission, QueueUrl=url, Label="share") == (
         "InvalidParameterValue", "Value share for parameter Label is invalid. Reason: can't find label.")
+
+
+def test_policies_over_sqs_limits_are_refused_with_over_limit(sqs: Any, new_queue: Any) -> None:
+    url = new_queue("limits")
+    arn = attributes(sqs, url, "QueueArn")["QueueArn"]
+    actions = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+               "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:PurgeQueue", "sqs:ListQueueTags", "sqs:TagQueue",
+               "sqs:UntagQueue"]
+
+    def policy(action_count: int, statements: int = 1) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Sid": f"s{i}", "Effect": "Allow", "Principal": "*", "Action": actions[:action_count], "Resource": arn}
+            for i in range(statements)]})
+
+    with pytest.raises(ClientError) as raised:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy(10)})
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert error_of(sqs.set_queue_attributes, QueueUrl=url, Attributes={"Policy": policy(10)}) == (
+        "OverLimit", "10 actions were found in a statement from the submitted policy, max allowed is 7")
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy(7)})  # seven is allowed
+    assert error_of(sqs.set_queue_attributes, QueueUrl=url, Attributes={"Policy": policy(7, statements=60)}) == (
+        "OverLimit", "Submitted policy is over max allowed size.")
+    assert error_of(sqs.create_queue, QueueName=f"limits-{uuid.uuid4().hex[:8]}",
+                    Attributes={"Policy": policy(8)})[0] == "OverLimit"
+    # AddPermission writes one statement with the given actions: the same limit applies.
+    assert error_of(sqs.add_permission, QueueUrl=url, Label="many", AWSAccountIds=["111122223333"],
+                    Actions=["SendMessage", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility",
+                             "GetQueueAttributes", "GetQueueUrl", "PurgeQueue", "ListQueueTags"]) == (
+        "OverLimit", "8 actions were found in a statement from the submitted policy, max allowed is 7")
+    assert json.loads(attributes(sqs, url, "Policy")["Policy"]) == json.loads(policy(7))

@@ -36,6 +36,8 @@ INTEGER_ATTRIBUTES: dict[str, IntRange] = {
 BOOLEAN_ATTRIBUTES = ("SqsManagedSseEnabled", "ContentBasedDeduplication", "FifoQueue")
 FIFO_ONLY = ("FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit")
 STRING_ATTRIBUTES = ("Policy", "RedrivePolicy", "RedriveAllowPolicy", "KmsMasterKeyId")
+MAX_POLICY_BYTES = 8192
+MAX_POLICY_ACTIONS = 7
 READ_ONLY = (
     "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed",
     "CreatedTimestamp", "LastModifiedTimestamp", "QueueArn",
@@ -114,7 +116,26 @@ def _policy(value: str) -> str:
             raise invalid_attribute("Policy")
         if not any(key in statement for key in ("Action", "NotAction")):
             raise invalid_attribute("Policy")
+    check_policy_limits(value, statements)
     return value
+
+
+def check_policy_limits(text: str, statements: list[Any]) -> None:
+    """SQS's policy quotas (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/
+    quotas-policies.html): at most 8,192 bytes, and 7 actions per statement. AWS answers
+    OverLimit (HTTP 403) for both, with these messages."""
+    if len(text.encode("utf-8")) > MAX_POLICY_BYTES:
+        raise ServiceError("OverLimit", "Submitted policy is over max allowed size.", 403)
+    for statement in statements:
+        actions = statement.get("Action", statement.get("NotAction"))
+        count = len(actions) if isinstance(actions, list) else 1
+        if count > MAX_POLICY_ACTIONS:
+            raise ServiceError(
+                "OverLimit",
+                f"{count} actions were found in a statement from the submitted policy, max allowed is "
+                f"{MAX_POLICY_ACTIONS}",
+                403,
+            )
 
 
 def parse_redrive_policy(value: str) -> dict[str, Any]:

@@ -336,7 +336,9 @@ class SqsProvider(Provider):
             "Resource": queue.arn,
         })
         policy["Statement"] = statements
-        self.queues.set_attributes(queue, {**queue.attributes, "Policy": json.dumps(policy, separators=(",", ":"))})
+        text = json.dumps(policy, separators=(",", ":"))
+        attrs.check_policy_limits(text, statements)
+        self.queues.set_attributes(queue, {**queue.attributes, "Policy": text})
         self._forget(queue)
         return {}
 
