@@ -3,6 +3,11 @@ costs little: the JSON of common services' models and endpoint rules, endpoints,
 retry and default configuration are parsed once here, and every botocore Loader a sandbox
 creates later (one per Session) starts with them.
 
+Two pure functions botocore calls ~140 times per Session (each handler it registers) are
+memoized as well: whether a handler accepts **kwargs (an inspect.getfullargspec per handler)
+and the aliasing of event names (string surgery per name, cached per Session by botocore);
+their results depend only on the function and on the name.
+
 Nothing here resolves credentials or a region, nor leaves a Session behind for the function:
 the client made to warm up gets explicit dummy values, under an empty environment, and is
 dropped. Only the loader's parsed files are kept (they are the same for every function; a
@@ -21,10 +26,43 @@ COMMON_SERVICES = (
 )
 
 
+def _memoize_handler_checks():
+    import types
+
+    import botocore.hooks
+
+    accepts_kwargs = botocore.hooks.accepts_kwargs
+    known = {}
+
+    def cached_accepts_kwargs(func):
+        # A bound method accepts **kwargs exactly when its function does.
+        target = getattr(func, "__func__", func)
+        if not isinstance(target, types.FunctionType):
+            return accepts_kwargs(func)
+        if target not in known:
+            known[target] = accepts_kwargs(func)
+        return known[target]
+
+    botocore.hooks.accepts_kwargs = cached_accepts_kwargs
+
+    aliaser = botocore.hooks.EventAliaser
+    original_init = aliaser.__init__
+    shared = {}  # event name -> its aliased name, under botocore's own alias table
+
+    def __init__(self, event_emitter, event_aliases=None):
+        original_init(self, event_emitter, event_aliases)
+        if self._event_aliases is botocore.hooks.EVENT_ALIASES:
+            self._alias_name_cache = shared
+
+    aliaser.__init__ = __init__
+
+
 def warm(services=COMMON_SERVICES):
     import boto3  # noqa: F401  (its modules too: functions import boto3, not botocore)
     import botocore.loaders
     import botocore.session
+
+    _memoize_handler_checks()
 
     saved = dict(os.environ)
     os.environ.clear()
@@ -37,6 +75,11 @@ def warm(services=COMMON_SERVICES):
             except Exception:
                 continue  # not in this botocore
         loader = session.get_component("data_loader")
+        # The credential chain a Session builds on its first client (built, never asked for
+        # credentials): compiles the patterns its providers check endpoints with.
+        import botocore.credentials
+
+        botocore.credentials.create_credential_resolver(session)
     finally:
         os.environ.clear()
         os.environ.update(saved)
