@@ -197,11 +197,22 @@ class ObjectOperations(S3Core):
             out.pop(name, None)
         return byte_range.start, byte_range.end
 
-    def get_object(self, ctx: RequestContext, params: Params) -> Params:
+    async def get_object(self, ctx: RequestContext, params: Params) -> Params:
+        if self.db.inline_writes:
+            # SQLite in this process: a small object is one indexed SELECT away, cheaper than the
+            # hand-over to a worker thread. Objects in blobs are read in a thread (disk I/O).
+            out = self._get_object_once(ctx, params, rows_only=True)
+            if out is not None:
+                return out
+        return await asyncio.to_thread(self._get_object, ctx, params)
+
+    def _get_object(self, ctx: RequestContext, params: Params) -> Params:
         attempts = READ_ATTEMPTS
         while True:
             try:
-                return self._get_object_once(ctx, params)
+                out = self._get_object_once(ctx, params)
+                assert out is not None
+                return out
             except BlobNotFound:
                 # An overwrite committed between reading the row and opening its blob, and
                 # deleted the old blob: read again, and see the new version (as on AWS).
@@ -209,8 +220,11 @@ class ObjectOperations(S3Core):
                 if attempts <= 0:
                     raise
 
-    def _get_object_once(self, ctx: RequestContext, params: Params) -> Params:
+    def _get_object_once(self, ctx: RequestContext, params: Params, rows_only: bool = False) -> Params | None:
+        """GetObject's answer; with `rows_only`, None when the body is in the blob store."""
         bucket, obj = self.readable(ctx, params, head=False)
+        if rows_only and obj.inline is None and obj.size:
+            return None
         out = describe(obj, bucket, params)
         span = self._read_plan(obj, params, out)
         if span is None:
