@@ -4,13 +4,17 @@ a layer with /opt/bin and one bringing a `provided` bootstrap), AWS's errors, an
 
 from __future__ import annotations
 
+import http.client
 import json
+import subprocess
 import urllib.request
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
 from lambda_helpers import TRUST, create_function, error_of, make_zip, unique
+from support.server import ROOT
 
 PY_LAYER = make_zip({"python/greeting.py": "WORD = 'from-layer-one'\n", "python/shared.py": "WHO = 'first'\n"})
 PY_LAYER_2 = make_zip({"python/shared.py": "WHO = 'second'\n"})
@@ -261,3 +265,35 @@ def test_layers_survive_restart(freehold: Any, role: str) -> None:
     assert _invoke(lam, function, {})["word"] == "from-layer-one"
     assert _publish(lam, name)["Version"] == 2
     assert lam.list_layer_versions(LayerName=name)["LayerVersions"][0]["Description"] == ""
+
+
+def test_aws_cli_layers_and_function_url(freehold: Any, lam: Any, role: str, tmp_path: Any) -> None:
+    if freehold.backend != "sqlite":
+        pytest.skip("the CLI's requests are the same on both backends; run once")
+    zip_path = tmp_path / "layer.zip"
+    zip_path.write_bytes(PY_LAYER)
+    name = unique("cli-layer")
+
+    def aws(*args: str) -> Any:
+        result = subprocess.run([str(ROOT / ".venv/bin/aws"), "lambda", *args], env=freehold.env_for_cli(),
+                                capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout) if result.stdout.strip() else None
+
+    published = aws("publish-layer-version", "--layer-name", name, "--zip-file", f"fileb://{zip_path}",
+                    "--compatible-runtimes", "python3.11")
+    assert published["Version"] == 1 and published["CompatibleRuntimes"] == ["python3.11"]
+    listed = aws("list-layer-versions", "--layer-name", name)["LayerVersions"]
+    assert [v["LayerVersionArn"] for v in listed] == [published["LayerVersionArn"]]
+    function = create_function(lam, role, PY_APP, Layers=[published["LayerVersionArn"]])
+    url = aws("create-function-url-config", "--function-name", function, "--auth-type", "NONE")["FunctionUrl"]
+    aws("add-permission", "--function-name", function, "--statement-id", "url", "--action",
+        "lambda:InvokeFunctionUrl", "--principal", "*", "--function-url-auth-type", "NONE")
+    host = urlsplit(url).netloc
+    connection = http.client.HTTPConnection("127.0.0.1", freehold.port, timeout=60)
+    connection.request("GET", "/", headers={"Host": host})
+    response = connection.getresponse()
+    assert response.status == 200 and json.loads(response.read())["word"] == "from-layer-one"
+    connection.close()
+    aws("delete-layer-version", "--layer-name", name, "--version-number", "1")
+    assert aws("list-layer-versions", "--layer-name", name)["LayerVersions"] == []
