@@ -134,7 +134,10 @@ class _FormReader:
                 return fields, FormFile(params.get("filename", ""), part_type, self._file_content())
             content = await self._until(self.marker)
             if field and field not in fields:
-                fields[field] = content.decode("utf-8", "replace")
+                try:
+                    fields[field] = content.decode("utf-8")
+                except UnicodeDecodeError:  # never a lossy key: two names would be one object
+                    raise malformed() from None
 
     async def _file_content(self) -> AsyncIterator[bytes]:
         """The file part's bytes up to the next delimiter; what follows is read and ignored

@@ -122,6 +122,7 @@ def test_read_form_without_a_file() -> None:
     b"no delimiter at all",
     b"--XX\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nnever ends",
     b"--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\ncut short",
+    b"--XX\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk\xff\r\n--XX--",  # not UTF-8
 ])
 def test_read_form_malformed(body: bytes) -> None:
     with pytest.raises(ServiceError) as excinfo:
