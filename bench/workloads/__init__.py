@@ -9,6 +9,7 @@ from bench.workloads import (
     lambda_http,
     lambda_invoke,
     lambda_sqs_trigger,
+    lambda_url,
     logs,
     s3,
     sns,
@@ -20,7 +21,7 @@ from bench.workloads.base import EndpointWorkload, LifecycleWorkload, Measured, 
 
 WORKLOADS: dict[str, Workload] = {
     module.WORKLOAD.name: module.WORKLOAD for module in (
-        startup, idle_rss, sts, iam_writes, logs, dynamodb, sqs, sns, lambda_invoke, lambda_http, lambda_sqs_trigger, s3
+        startup, idle_rss, sts, iam_writes, logs, dynamodb, sqs, sns, lambda_invoke, lambda_http, lambda_url, lambda_sqs_trigger, s3
     )
 }
 
