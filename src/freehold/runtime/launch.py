@@ -98,10 +98,11 @@ def profile(isolation: Isolation, zygote_python: str, sdk_dir: str) -> dict[str,
                               "cgroup_parent": isolation.cgroup_parent if isolation.memory_cgroup == "v1" else ""}
     if namespaced:
         prefix = str(Path(zygote_python).resolve().parent.parent)
-        binds = [[prefix, prefix], [prefix, "/var/lang"], [str(RUNTIMES_DIR), str(RUNTIMES_DIR)],
-                 [str(RUNTIMES_DIR), f"{RUNTIME_DIR}/client"]]
+        binds = [[prefix, prefix], [prefix, "/var/lang"], [str(RUNTIMES_DIR), f"{RUNTIME_DIR}/client"]]
         if sdk_dir:
-            # The SDK directory holds links to the packages: both are bound where they are.
+            # The SDK directory holds links to the packages: both are bound where they are (the
+            # zygote imported them from there, and botocore finds its data beside its code), so
+            # the sandbox sees the path to them and those packages, nothing else of the host's.
             binds.append([sdk_dir, sdk_dir])
             for entry in sorted(Path(sdk_dir).iterdir()):
                 real = str(entry.resolve())
