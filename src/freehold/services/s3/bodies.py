@@ -99,7 +99,8 @@ async def receive_small(body: Any, limit: int = SMALL_BODY) -> tuple[bytes | Non
 
 def store_bytes(blobs: BlobStore, data: bytes, params: dict[str, Any], request: HttpRequest | None,
                 trailers: list[tuple[str, str]]) -> StoredBody:
-    """Like store_body for a body already in memory, in one blocking step (a worker thread)."""
+    """Like store_body for a body already in memory, in one blocking step (in a worker thread, or
+    on the event loop for a small object when the database allows it)."""
     algorithm = _algorithm(params, request)
     hasher: Hasher | None = new_hasher(algorithm) if algorithm else None
     if hasher is not None:
