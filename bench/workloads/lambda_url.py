@@ -1,6 +1,7 @@
 """lambda-url: warm requests to a Lambda function URL over plain HTTP, with a light client.
 
-A function gets a URL (AuthType NONE, with the public InvokeFunctionUrl statement AWS requires);
+A function gets a URL (AuthType NONE, with the public InvokeFunctionUrl and InvokeFunction
+statements AWS requires);
 the requests are raw HTTP/1.1 POSTs to the URL's host on one kept-alive socket per client
 process (sent to the server's address with the URL's Host header, so no DNS is involved).
 The function answers from the payload 2.0 event's body, so a wrong event fails the run.
@@ -88,8 +89,11 @@ def measure_lambda_url(endpoint: str, options: Options) -> Measured:
     lam = client("lambda", endpoint)
     _create(lam, FUNCTION, _role(endpoint), SOURCE)
     url = str(lam.create_function_url_config(FunctionName=FUNCTION, AuthType="NONE")["FunctionUrl"])
+    # The two statements AWS requires of function URLs made since October 2025.
     lam.add_permission(FunctionName=FUNCTION, StatementId=f"url-{int(time.time())}", Action="lambda:InvokeFunctionUrl",
                        Principal="*", FunctionUrlAuthType="NONE")
+    lam.add_permission(FunctionName=FUNCTION, StatementId=f"invoke-{int(time.time())}", Action="lambda:InvokeFunction",
+                       Principal="*", InvokedViaFunctionUrl=True)
     _urls[endpoint] = url
     url_op(endpoint, 0)()  # the first request starts the sandbox
     single = drive(url_op, endpoint, LoadOptions(clients=1, duration=options.duration, warmup=options.warmup))

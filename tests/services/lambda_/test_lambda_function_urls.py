@@ -1,7 +1,7 @@
 """Function URLs: the configuration API through boto3 with AWS's errors, and requests over
 plain HTTP to `<url-id>.lambda-url.<region>.localhost:<port>`: the payload 2.0 event the
 function gets, the response mapping, auth (NONE needs a public resource-policy statement,
-AWS_IAM a SigV4 signature), CORS, aliases, and URLs surviving a restart on both backends."""
+AWS_IAM a SigV4 signature; both need lambda:InvokeFunction via the URL too), CORS, aliases, and URLs surviving a restart on both backends."""
 
 from __future__ import annotations
 
@@ -58,10 +58,13 @@ def _request(server: Any, url: str, method: str = "GET", path: str = "/echo", bo
         connection.close()
 
 
-def _public(lam: Any, name: str, qualifier: str | None = None) -> None:
+def _public(lam: Any, name: str, qualifier: str | None = None, principal: str = "*", auth: str = "NONE") -> None:
+    """The two statements AWS requires of URLs made since October 2025."""
     extra = {"Qualifier": qualifier} if qualifier else {}
     lam.add_permission(FunctionName=name, StatementId=unique("url"), Action="lambda:InvokeFunctionUrl",
-                       Principal="*", FunctionUrlAuthType="NONE", **extra)
+                       Principal=principal, FunctionUrlAuthType=auth, **extra)
+    lam.add_permission(FunctionName=name, StatementId=unique("invoke"), Action="lambda:InvokeFunction",
+                       Principal=principal, InvokedViaFunctionUrl=True, **extra)
 
 
 def _signed(server: Any, url: str, path: str, key: str, body: bytes = b"") -> list[tuple[str, str]]:
@@ -127,7 +130,16 @@ def test_event_and_responses(freehold: Any, lam: Any, role: str) -> None:
     url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
     status, response, body = _request(freehold, url)
     assert (status, json.loads(body)) == (403, {"Message": "Forbidden"})  # no public statement yet
-    _public(lam, name)
+    lam.add_permission(FunctionName=name, StatementId="url-only", Action="lambda:InvokeFunctionUrl",
+                       Principal="*", FunctionUrlAuthType="NONE")
+    assert _request(freehold, url)[0] == 403  # lambda:InvokeFunction is needed too
+    lam.add_permission(FunctionName=name, StatementId="invoke-other", Action="lambda:InvokeFunction",
+                       Principal="*", SourceArn="arn:aws:s3:::some-bucket")
+    assert _request(freehold, url)[0] == 403  # a statement for S3 notifications does not cover URLs
+    lam.add_permission(FunctionName=name, StatementId="invoke-url", Action="lambda:InvokeFunction",
+                       Principal="*", InvokedViaFunctionUrl=True)
+    statement = json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"][-1]
+    assert statement["Condition"] == {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}
 
     status, response, body = _request(
         freehold, url, "POST", "/echo?b=2&a=1&a=3&empty=", b'{"x": 1}',
@@ -189,8 +201,7 @@ def test_aws_iam_auth(freehold: Any, lam: Any, role: str) -> None:
     # Another account needs a statement for it.
     other = _signed(freehold, url, "/echo", "333333333333")
     assert _request(freehold, url, "POST", "/echo", b"{}", other)[0] == 403
-    lam.add_permission(FunctionName=name, StatementId="other", Action="lambda:InvokeFunctionUrl",
-                       Principal="333333333333", FunctionUrlAuthType="AWS_IAM")
+    _public(lam, name, principal="333333333333", auth="AWS_IAM")
     assert _request(freehold, url, "POST", "/echo", b"{}", _signed(freehold, url, "/echo", "333333333333"))[0] == 200
     # A public NONE statement does not open an AWS_IAM URL to unsigned callers.
     _public(lam, name)

@@ -289,6 +289,8 @@ def test_aws_cli_layers_and_function_url(freehold: Any, lam: Any, role: str, tmp
     url = aws("create-function-url-config", "--function-name", function, "--auth-type", "NONE")["FunctionUrl"]
     aws("add-permission", "--function-name", function, "--statement-id", "url", "--action",
         "lambda:InvokeFunctionUrl", "--principal", "*", "--function-url-auth-type", "NONE")
+    aws("add-permission", "--function-name", function, "--statement-id", "invoke", "--action",
+        "lambda:InvokeFunction", "--principal", "*", "--invoked-via-function-url")
     host = urlsplit(url).netloc
     connection = http.client.HTTPConnection("127.0.0.1", freehold.port, timeout=60)
     connection.request("GET", "/", headers={"Host": host})

@@ -9,10 +9,11 @@ Serving keeps the path short: the url-id's target (function, version, sandbox sp
 permissions) is cached for a second (and dropped on every change this node makes), the
 invocation goes straight to the runtime loop, with no worker thread and no SQL per request.
 
-Auth as AWS checks it: AuthType NONE needs a resource-policy statement letting `*` call
-lambda:InvokeFunctionUrl (AddPermission with FunctionUrlAuthType NONE); AWS_IAM needs a
-SigV4 signature (signing name lambda) from the function's account, or from an account the
-policy allows. Answers: 403 {"Message":"Forbidden"}, 502 when the function fails or answers
+Auth as AWS checks it for URLs made since October 2025: AuthType NONE needs resource-policy
+statements letting `*` call both lambda:InvokeFunctionUrl (AddPermission with
+FunctionUrlAuthType NONE) and lambda:InvokeFunction (AddPermission with InvokedViaFunctionUrl,
+or unconditioned); AWS_IAM needs a SigV4 signature (signing name lambda) from the function's
+account (identity policies are not evaluated yet), or from an account the policy allows both. Answers: 403 {"Message":"Forbidden"}, 502 when the function fails or answers
 something that is no response. InvokeMode RESPONSE_STREAM is accepted and answered buffered.
 
 https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html
@@ -81,18 +82,38 @@ class UrlTarget:
     invoked_arn: str = field(default="")
 
 
+def _conditions_hold(condition: dict[str, Any], auth_type: str) -> bool:
+    """A URL request meets a statement's conditions when they are only these two (any other
+    key, a source ARN or account, belongs to callers that are no URL request)."""
+    for operator, keys in condition.items():
+        for key, value in (keys or {}).items():
+            if (operator, key) == ("StringEquals", "lambda:FunctionUrlAuthType"):
+                if value != auth_type:
+                    return False
+            elif (operator, key) == ("Bool", "lambda:InvokedViaFunctionUrl"):
+                if str(value).lower() != "true":
+                    return False
+            else:
+                return False
+    return True
+
+
 def _allows(policy: dict[str, Any], caller_account: str | None, auth_type: str) -> bool:
-    """Whether a statement lets the caller (None: anyone) call lambda:InvokeFunctionUrl."""
+    """Whether the policy lets the caller (None: anyone) call both lambda:InvokeFunctionUrl and
+    lambda:InvokeFunction through the URL, as AWS requires of function URLs."""
+    return all(_allows_action(policy, caller_account, auth_type, action)
+               for action in ("lambda:InvokeFunctionUrl", "lambda:InvokeFunction"))
+
+
+def _allows_action(policy: dict[str, Any], caller_account: str | None, auth_type: str, action: str) -> bool:
     for statement in policy.get("Statement", []):
         if statement.get("Effect") != "Allow":
             continue
         actions = statement.get("Action")
         actions = actions if isinstance(actions, list) else [actions]
-        if not any(a in ("lambda:InvokeFunctionUrl", "lambda:*", "*") for a in actions):
+        if not any(a in (action, "lambda:*", "*") for a in actions):
             continue
-        condition = statement.get("Condition") or {}
-        wanted = (condition.get("StringEquals") or {}).get("lambda:FunctionUrlAuthType")
-        if wanted is not None and wanted != auth_type:
+        if not _conditions_hold(statement.get("Condition") or {}, auth_type):
             continue
         principal = statement.get("Principal")
         if principal in ("*", {"AWS": "*"}):
@@ -140,9 +161,13 @@ class FunctionUrlOps(InvokeOps):
     def _url_base(self, ctx: RequestContext) -> tuple[str, str]:
         """(domain suffix, ':port' or '') of the URLs this request's host gives out."""
         host = (ctx.request.headers.get("host") or f"{self.settings.host}:{self.settings.port}").lower()
-        name, _, port = host.rpartition(":") if not host.startswith("[") and ":" in host else (host, "", "")
+        if host.startswith("["):  # an IPv6 literal, maybe with a port: [::1]:4566
+            name, _, rest = host.partition("]")
+            port = rest[1:] if rest.startswith(":") else ""
+        else:
+            name, _, port = host.rpartition(":") if ":" in host else (host, "", "")
         if not name or name.replace(".", "").isdigit() or name.startswith("[") or name.endswith("localhost"):
-            name = "localhost"
+            name = "localhost"  # addresses have no subdomains: *.localhost reaches loopback
         return name, f":{port}" if port else ""
 
     def create_function_url_config(self, ctx: RequestContext, params: Params) -> Params:

@@ -61,6 +61,9 @@ def statement(params: dict[str, Any], resource: str) -> dict[str, Any]:
         condition.setdefault("StringEquals", {})["lambda:FunctionUrlAuthType"] = params["FunctionUrlAuthType"]
     if params.get("SourceArn"):
         condition.setdefault("ArnLike", {})["AWS:SourceArn"] = params["SourceArn"]
+    if params.get("InvokedViaFunctionUrl"):
+        # lambda:InvokeFunction granted only for requests through the function's URL.
+        condition.setdefault("Bool", {})["lambda:InvokedViaFunctionUrl"] = "true"
     if condition:
         result["Condition"] = condition
     return result

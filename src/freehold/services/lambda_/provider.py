@@ -48,7 +48,8 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, Provisioned
         "UpdateEventSourceMapping": "as CreateEventSourceMapping",
         "CreateFunctionUrlConfig": "URLs are http://<url-id>.lambda-url.<region>.localhost:<port>/ (any host "
                                    "starting <url-id>.lambda-url.<region>. reaches them); InvokeMode RESPONSE_STREAM "
-                                   "is accepted and answered buffered",
+                                   "is accepted and answered buffered; AWS_IAM callers of the function's own account "
+                                   "are allowed without evaluating their identity policies",
         "UpdateFunctionUrlConfig": "as CreateFunctionUrlConfig",
         "AddLayerVersionPermission": "statements limited to an OrganizationId are stored but grant nothing "
                                      "(freehold has no AWS Organizations to tell members)",
