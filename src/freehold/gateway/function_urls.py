@@ -8,6 +8,7 @@ A function URL host is `<url-id>.lambda-url.<region>.<anything>`: freehold hands
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,8 @@ from freehold.gateway.node import Node
 from freehold.gateway.request_body import ClientDisconnected, read_whole
 from freehold.protocol.errors import ServiceError
 from freehold.protocol.http import HttpRequest, HttpResponse
+
+log = logging.getLogger("freehold.lambda")
 
 _HOST = re.compile(r"^([a-z0-9]{32})\.lambda-url\.[a-z0-9-]+\.")
 # Bodies above Invoke's 6 MB limit are refused by the provider; reading stops a little above it.
@@ -71,5 +74,9 @@ async def serve(node: Node, url_id: str, request: HttpRequest, client: Any) -> H
         _providers[id(node)] = provider
     account, iam = _signer(node, request) if "authorization" in request.headers else (None, None)
     source_ip = client[0] if client else "127.0.0.1"
-    response: HttpResponse = await provider.serve_url(url_id, request, body, source_ip, account, iam)
+    try:
+        response: HttpResponse = await provider.serve_url(url_id, request, body, source_ip, account, iam)
+    except Exception:  # never a traceback on the wire: AWS's answer when the function cannot run
+        log.exception("function URL request to %s failed", url_id)
+        return _text(502, "Internal Server Error")
     return response

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import re
 import secrets
@@ -44,6 +45,8 @@ from freehold.services.lambda_.logs import LogBatch
 from freehold.services.lambda_.models import FunctionVersion
 from freehold.services.lambda_.names import VERSION_PATTERN, FunctionRef
 from freehold.state.database import IntegrityError
+
+log = logging.getLogger("freehold.lambda")
 
 CACHE_SECONDS = 1.0
 _QUALIFIER = re.compile(r"^(?!\d+$)[0-9a-zA-Z-_]+$")
@@ -358,6 +361,11 @@ class FunctionUrlOps(InvokeOps):
             self.shipper.ship(LogBatch(version.account_id, version.region, version.log_group_name,
                                        f"{datetime.now(UTC):%Y/%m/%d}/[{version.version}]{uuid.uuid4().hex}",
                                        f"{error.message}\n{error.error_type}\n", int(time.time() * 1000)))
+            return 502, [("Content-Type", "application/json")], b'{"Message":"Internal Server Error"}'
+        except ServiceError:
+            return 502, [("Content-Type", "application/json")], b'{"Message":"Internal Server Error"}'
+        except Exception:  # a runtime failure: the client gets AWS's 502, the log the reason
+            log.exception("lambda: function URL invocation of %s failed", version.qualified_arn)
             return 502, [("Content-Type", "application/json")], b'{"Message":"Internal Server Error"}'
         self.shipper.ship(LogBatch(version.account_id, version.region, version.log_group_name, result.stream,
                                    result.log, int(time.time() * 1000)))
