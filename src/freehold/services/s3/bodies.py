@@ -147,7 +147,8 @@ async def store_body(blobs: BlobStore, body: Any, params: dict[str, Any], reques
     algorithm = _algorithm(params, request)
     hasher: Hasher | None = new_hasher(algorithm) if algorithm else None
     declared = declared_sha256(request)
-    info = await blobs.write_async(_chunks_of(body), sha256=declared is not None,
+    source = body if hasattr(body, "__anext__") else _chunks_of(body)  # no extra layer per chunk
+    info = await blobs.write_async(source, sha256=declared is not None,
                                    extra=[hasher] if hasher is not None else ())
     stored = StoredBody(info.key, info.size, info.md5)
     try:
