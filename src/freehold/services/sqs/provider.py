@@ -5,7 +5,10 @@ the protocol layer parses both into the same params. Queues are addressed by URL
 (http://<host>/<account>/<name>, see models.py) in the request's region.
 
 ReceiveMessage is `async`: a long poll waits on an asyncio future (waiters.py), not on a
-worker thread, so thousands can wait at once; its SQL runs in threads between waits.
+worker thread, so thousands can wait at once; its SQL runs between waits, on the event loop
+while SQLite's write lock is free, else in a thread. Sends, deletes and visibility changes
+are `@short_sql` (one short write transaction each, after nothing that cannot be done twice;
+DeleteMessageBatch is idempotent when run again): on SQLite they run on the event loop too.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from urllib.parse import urlsplit
 
 from freehold.gateway.context import RequestContext
 from freehold.protocol.errors import ServiceError
-from freehold.services.base import Params, Provider, ServiceRuntime
+from freehold.services.base import Params, Provider, ServiceRuntime, short_sql
 from freehold.services.sqs import attributes as attrs
 from freehold.services.sqs.message_store import MessageStore
 from freehold.services.sqs.models import (
@@ -45,6 +48,7 @@ from freehold.services.sqs.store import QueueStore
 from freehold.services.sqs.tagging import check_tag_keys, check_tags
 from freehold.services.sqs.waiters import Waiters
 from freehold.services.sqs.wakeups import Wakeups
+from freehold.state.database import WriteLockBusy
 from freehold.services.sqs.workers import ExpiryWorker
 
 QUEUE_CACHE_SECONDS = 2.0
@@ -205,6 +209,7 @@ class SqsProvider(Provider):
                 f"Queue {target_arn} does not allow this queue to use it as a dead-letter queue.",
             )
 
+    @short_sql
     def get_queue_url(self, ctx: RequestContext, params: Params) -> Params:
         account = params.get("QueueOwnerAWSAccountId") or ctx.account_id
         queue = self._lookup(QueueRef(account, ctx.region, params["QueueName"]), ctx.protocol)
@@ -364,12 +369,14 @@ class SqsProvider(Provider):
         return {}
 
     # -- sending ---------------------------------------------------------------------------------
+    @short_sql
     def send_message(self, ctx: RequestContext, params: Params) -> Params:
         queue = self._queue(ctx, params)
         message = build_message(queue, params, ctx.principal.user_id)
         result = self.messages.send(queue, [message], _now_ms(), self.wakeups.queue_changed)[0]
         return send_answer(message, result)
 
+    @short_sql
     def send_message_batch(self, ctx: RequestContext, params: Params) -> Params:
         queue = self._queue(ctx, params)
         entries: list[dict[str, Any]] = params["Entries"]
@@ -411,7 +418,7 @@ class SqsProvider(Provider):
         recheck = 5.0 if self.wakeups.listening else 0.5
         while True:
             seen = self.waiters.version(queue.queue_id)
-            messages, next_visible = await asyncio.to_thread(self._receive_once, queue, limit, visibility, attempt)
+            messages, next_visible = await self._receive_soon(queue, limit, visibility, attempt)
             remaining = deadline - time.monotonic()
             if messages or remaining <= 0:
                 break
@@ -424,6 +431,18 @@ class SqsProvider(Provider):
         if not messages:
             return {}
         return {"Messages": [message_answer(m, queue, system, attribute_names) for m in messages]}
+
+    async def _receive_soon(self, queue: Queue, limit: int, visibility: int,
+                            attempt: str | None) -> tuple[list[Any], int | None]:
+        """One look for messages: on the event loop while SQLite's write lock is free (one
+        short transaction; a hand-over to a thread and back costs more), else in a thread."""
+        if self.db.inline_writes:
+            try:
+                with self.db.no_wait():
+                    return self._receive_once(queue, limit, visibility, attempt)
+            except WriteLockBusy:
+                pass  # nothing was written: the transaction refused to wait before its first statement
+        return await asyncio.to_thread(self._receive_once, queue, limit, visibility, attempt)
 
     def _exists(self, queue: Queue) -> bool:
         return self.queues.get_by_id(queue.queue_id) is not None
@@ -439,6 +458,7 @@ class SqsProvider(Provider):
         return [], self.messages.next_visible_at(queue, now)
 
     # -- deleting and visibility ------------------------------------------------------------------
+    @short_sql
     def delete_message(self, ctx: RequestContext, params: Params) -> Params:
         queue = self._queue(ctx, params)
         self._delete(queue, params["ReceiptHandle"])
@@ -452,6 +472,7 @@ class SqsProvider(Provider):
         if outcome == "expired":
             raise invalid_value(handle, "ReceiptHandle", "The receipt handle has expired.")
 
+    @short_sql
     def delete_message_batch(self, ctx: RequestContext, params: Params) -> Params:
         queue = self._queue(ctx, params)
         entries: list[dict[str, Any]] = params["Entries"]
@@ -466,6 +487,7 @@ class SqsProvider(Provider):
                 failed.append(batch_failure(entry["Id"], error))
         return {"Successful": successful, "Failed": failed}
 
+    @short_sql
     def change_message_visibility(self, ctx: RequestContext, params: Params) -> Params:
         queue = self._queue(ctx, params)
         self._change_visibility(queue, params["ReceiptHandle"], params["VisibilityTimeout"])
