@@ -1,8 +1,10 @@
 """The execution seam: `Executor.invoke(invocation) -> InvocationResult`.
 
-The executor owns a thread running the runtime event loop (Runtime API servers, sandbox
-output, the warm pool), the zygotes, and the SDK directory functions import boto3 from.
-`invoke` is called from provider threads and blocks until the function answered.
+The executor owns the runtime event loop's work (Runtime API servers, sandbox output, the warm
+pool), the zygotes, and the SDK directory functions import boto3 from. Given the gateway's
+event loop, it runs there: an Invoke arriving over HTTP then reaches its sandbox and comes back
+without a thread hop (`await run(invocation)`). Without one, it runs its own loop in a thread.
+`invoke` is for other threads (queued invocations, pollers) and blocks until the answer.
 """
 
 from __future__ import annotations
@@ -46,9 +48,23 @@ def prepare_sdk(target: Path) -> str:
     return str(target)
 
 
+def start_zygotes(data_dir: Path) -> Zygotes:
+    """The zygotes of a node, the default Python's started now (blocks ~0.5 s): what an Executor
+    made later adopts, so that it is ready before the first invocation."""
+    rungs = isolation.detect()
+    sdk_dir = prepare_sdk(data_dir.resolve() / "lambda" / "sdk")
+    zygotes = Zygotes(sdk_dir, lambda python: launch.profile(rungs, python, sdk_dir))
+    try:
+        zygotes.get(launch.interpreter_for_default())
+    except Exception:
+        log.warning("could not start the default zygote", exc_info=True)
+    return zygotes
+
+
 class Executor:
     def __init__(self, data_dir: Path, endpoint: str, credentials: Credentials, *, idle_seconds: float = 300.0,
-                 max_sandboxes: int = 64, account_limit: int = 1000) -> None:
+                 max_sandboxes: int = 64, account_limit: int = 1000,
+                 loop: asyncio.AbstractEventLoop | None = None, zygotes: Zygotes | None = None) -> None:
         self.data_dir = data_dir.resolve()
         self.endpoint = endpoint
         self.credentials = credentials
@@ -58,17 +74,25 @@ class Executor:
             os.makedirs(self.isolation.cgroup_parent, exist_ok=True)
         self.sdk_dir = prepare_sdk(self.data_dir / "lambda" / "sdk")
         self.uids = isolation.SandboxUids()
-        self.zygotes = Zygotes(self.sdk_dir, self._profile)
+        self.zygotes = zygotes if zygotes is not None else Zygotes(self.sdk_dir, self._profile)
         self._spawn_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="freehold-spawn")
-        self.loop = asyncio.new_event_loop()
         self.pool = WarmPool(self._spawn, idle_seconds=idle_seconds, max_sandboxes=max_sandboxes,
                              account_limit=account_limit)
-        self._thread = threading.Thread(target=self._run_loop, name="freehold-runtime", daemon=True)
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start_pool(), self.loop).result(10)
-        # The zygote of the default Python starts now, in the background (it preloads and warms
-        # the SDK for about half a second), and forks its blank sandboxes ahead of demand.
-        self._spawn_pool.submit(self._start_default_zygote)
+        self._thread: threading.Thread | None = None
+        if loop is None:
+            self.loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=self._run_loop, name="freehold-runtime", daemon=True)
+            self._thread.start()
+        else:
+            self.loop = loop
+        if self._on_loop():
+            self.pool.start()
+        else:
+            asyncio.run_coroutine_threadsafe(self._start_pool(), self.loop).result(10)
+        if zygotes is None:
+            # The zygote of the default Python starts now, in the background (it preloads and
+            # warms the SDK for about half a second), and forks blank sandboxes ahead of demand.
+            self._spawn_pool.submit(self._start_default_zygote)
 
     def _start_default_zygote(self) -> None:
         try:
@@ -86,8 +110,21 @@ class Executor:
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
 
+    def _on_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            return False
+
     # -- the seam -------------------------------------------------------------------------------
+    async def run(self, invocation: Invocation) -> InvocationResult:
+        """Run an invocation from any event loop: directly on the executor's own."""
+        if self._on_loop():
+            return await self.pool.run(invocation)
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.pool.run(invocation), self.loop))
+
     def invoke(self, invocation: Invocation) -> InvocationResult:
+        """Run an invocation from a thread other than the loop's; blocks until the answer."""
         future = asyncio.run_coroutine_threadsafe(self.pool.run(invocation), self.loop)
         return future.result()
 
@@ -97,14 +134,21 @@ class Executor:
         return asyncio.run_coroutine_threadsafe(self.pool.provision(spec, count), self.loop).result(timeout)
 
     def forget(self, match: Callable[[FunctionSpec], bool]) -> None:
+        if self._on_loop():  # cannot wait for the loop on the loop: done soon after
+            self.loop.create_task(self.pool.forget(match))
+            return
         asyncio.run_coroutine_threadsafe(self.pool.forget(match), self.loop).result(30)
 
     def close(self) -> None:
-        if self.loop.is_running():
+        if self._on_loop():
+            # Closing from the loop itself (the gateway shutting down): no waiting on it.
+            self.pool.close_now()
+        elif self.loop.is_running():
             try:
                 asyncio.run_coroutine_threadsafe(self.pool.close(), self.loop).result(30)
             except Exception:
                 log.exception("closing sandboxes failed")
+        if self._thread is not None and self.loop.is_running():
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(10)
         self.zygotes.close()

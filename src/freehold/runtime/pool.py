@@ -226,5 +226,18 @@ class WarmPool:
         self.idle.clear()
         self.spares.clear()
 
+    def close_now(self) -> None:
+        """`close` without waiting (from the loop's own thread, when it is about to stop):
+        every sandbox killed and its resources released at once."""
+        if self._reaper is not None:
+            self._reaper.cancel()
+        for task in self.spares.values():
+            task.cancel()
+        for sandbox in list(self.sandboxes):
+            self.sandboxes.discard(sandbox)
+            sandbox.close_now()
+        self.idle.clear()
+        self.spares.clear()
+
     def counts(self) -> dict[str, int]:
         return {"sandboxes": len(self.sandboxes), "busy": self.total_inflight, "pid": os.getpid()}

@@ -187,6 +187,11 @@ class Sandbox:
                 await asyncio.wait_for(asyncio.shield(self.exited), 2.0)
             except TimeoutError:
                 pass
+        self.close_now()
+
+    def close_now(self) -> None:
+        """Release what the sandbox holds (killing it first if needed), without waiting."""
+        self.kill()
         if self.server is not None:
             self.server.close()
         self.drain_output()

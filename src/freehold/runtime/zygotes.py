@@ -3,6 +3,7 @@ asked over a Unix socket to fork sandboxes, and telling us when a sandbox proces
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import json
 import logging
@@ -57,6 +58,13 @@ class Zygote:
         self._reader.start()
 
     def _read(self) -> None:
+        try:
+            self._read_messages()
+        except (OSError, ValueError):
+            pass  # the zygote is gone (reset): as at its end of file
+        self._gone()
+
+    def _read_messages(self) -> None:
         for line in self._file:
             message = json.loads(line)
             if "exited" in message:
@@ -66,7 +74,7 @@ class Zygote:
                     if callback is None:
                         self._early_exits[pid] = status
                 if callback is not None:
-                    callback(status)
+                    _notify(callback, status)
                 continue
             request_id = int(message.get("spawned") or message.get("failed") or 0)
             with self._lock:
@@ -74,6 +82,8 @@ class Zygote:
             if waiting is not None:
                 waiting[1].update(message)
                 waiting[0].set()
+
+    def _gone(self) -> None:
         # The zygote is gone: every sandbox it forked died with it (PDEATHSIG).
         with self._lock:
             callbacks = list(self._exits.items())
@@ -81,7 +91,7 @@ class Zygote:
             waiters = list(self._waiting.values())
             self._waiting.clear()
         for _, callback in callbacks:
-            callback(9)
+            _notify(callback, 9)
         for event, reply in waiters:
             reply["failed"] = True
             reply["error"] = "zygote exited"
@@ -130,12 +140,22 @@ class Zygote:
             pass
 
 
+def _notify(callback: ExitCallback, status: int) -> None:
+    try:
+        callback(status)
+    except Exception:  # a closed loop: nobody waits for that sandbox any more
+        log.debug("exit notice not delivered", exc_info=True)
+
+
 class Zygotes:
     """The zygotes of one node, by interpreter path."""
 
     def __init__(self, sdk_dir: str, profile_for: Callable[[str], dict[str, Any]] | None = None) -> None:
         self.sdk_dir = sdk_dir
         self.profile_for = profile_for
+        # Zygotes die with the *thread* that started them (PR_SET_PDEATHSIG is per thread): all
+        # are started from this one, which lives as long as they do.
+        self._starter = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="freehold-zygote-start")
         self._zygotes: dict[str, Zygote] = {}
         self._lock = threading.Lock()
 
@@ -144,7 +164,7 @@ class Zygotes:
             zygote = self._zygotes.get(interpreter)
             if zygote is None or not zygote.alive():
                 profile = self.profile_for(interpreter) if self.profile_for is not None else None
-                zygote = Zygote(interpreter, self.sdk_dir, profile)
+                zygote = self._starter.submit(Zygote, interpreter, self.sdk_dir, profile).result()
                 self._zygotes[interpreter] = zygote
             return zygote
 
@@ -154,3 +174,4 @@ class Zygotes:
             self._zygotes.clear()
         for zygote in zygotes:
             zygote.close()
+        self._starter.shutdown(wait=False)

@@ -34,7 +34,9 @@ from freehold.state.blobs import BlobNotFound
 
 if TYPE_CHECKING:
     from freehold.runtime.executor import Executor
-    from freehold.runtime.seam import FunctionSpec, InvocationResult
+    from freehold.runtime.launch import LaunchError
+    from freehold.runtime.seam import FunctionSpec, Invocation, InvocationResult
+    from freehold.runtime.zygotes import Zygotes
 
 
 log = logging.getLogger("freehold.lambda")
@@ -56,6 +58,8 @@ def throttled(reason: str) -> ServiceError:
 class InvokeOps(LambdaBase):
     _executor: Executor | None = None
     _executor_lock = threading.Lock()
+    _zygotes_lock = threading.Lock()
+    _started_zygotes: Zygotes | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start_execution(self) -> None:
@@ -70,6 +74,7 @@ class InvokeOps(LambdaBase):
         if self._executor is not None:
             self._executor.close()
             self._executor = None
+        self._started_zygotes = None
 
     def reset_execution(self) -> None:
         if self._executor is not None:
@@ -79,6 +84,9 @@ class InvokeOps(LambdaBase):
 
     @property
     def executor(self) -> Executor:
+        """The executor, made on first use: on the gateway's event loop when an Invoke over HTTP
+        comes first (see `invoke`), so that invocations reach their sandboxes without a hop
+        between threads; on a loop of its own when a background invocation comes first."""
         with self._executor_lock:
             if self._executor is None:
                 from freehold.runtime.executor import Executor
@@ -86,14 +94,25 @@ class InvokeOps(LambdaBase):
                 self._executor = Executor(
                     self.settings.data_dir, self.settings.endpoint_url, self._sandbox_credentials,
                     idle_seconds=float(os.environ.get("FREEHOLD_LAMBDA_IDLE_SECONDS", "300")),
+                    loop=_running_loop(), zygotes=self._zygotes(),
                 )
             return self._executor
 
+    def _zygotes(self) -> Zygotes:
+        with self._zygotes_lock:
+            zygotes = self._started_zygotes
+            if zygotes is None:
+                from freehold.runtime.executor import start_zygotes
+
+                zygotes = self._started_zygotes = start_zygotes(self.settings.data_dir)
+            return zygotes
+
     def _start_executor_soon(self) -> None:
-        if self._executor is not None or getattr(self, "_executor_starting", False):
+        """The zygote of the default Python, started in the background: it preloads and warms
+        the SDK (about half a second) and forks blank sandboxes before the first invoke."""
+        if self._executor is not None or self._started_zygotes is not None:
             return
-        self._executor_starting = True
-        threading.Thread(target=lambda: self.executor, name="freehold-lambda-start", daemon=True).start()
+        threading.Thread(target=self._zygotes, name="freehold-lambda-start", daemon=True).start()
 
     def execution_health(self) -> dict[str, Any]:
         from freehold.runtime import isolation
@@ -179,26 +198,46 @@ class InvokeOps(LambdaBase):
 
     def run_version(self, version: FunctionVersion, payload: bytes, invoked_arn: str, request_id: str,
                     client_context: str | None = None) -> InvocationResult:
-        """Run one invocation now; TooManyRequestsException when throttled."""
+        """Run one invocation now (from a thread); TooManyRequestsException when throttled."""
         from freehold.runtime.launch import LaunchError
-        from freehold.runtime.seam import Invocation, InvocationResult, Throttled
+        from freehold.runtime.seam import Throttled
+
+        version, invocation = self._invocation(version, payload, invoked_arn, request_id, client_context)
+        try:
+            result = self.executor.invoke(invocation)
+        except Throttled as error:
+            raise throttled(error.reason) from None
+        except LaunchError as error:
+            result = _launch_failure(version, request_id, error)
+        return self._ran(version, result)
+
+    async def run_version_here(self, version: FunctionVersion, invocation: Invocation) -> InvocationResult:
+        """`run_version` on an event loop, for an invocation `_invocation` prepared."""
+        from freehold.runtime.launch import LaunchError
+        from freehold.runtime.seam import Throttled
+
+        executor = self._executor or self.executor
+        try:
+            result = await executor.run(invocation)
+        except Throttled as error:
+            raise throttled(error.reason) from None
+        except LaunchError as error:
+            result = _launch_failure(version, invocation.request_id, error)
+        return self._ran(version, result)
+
+    def _invocation(self, version: FunctionVersion, payload: bytes, invoked_arn: str, request_id: str,
+                    client_context: str | None) -> tuple[FunctionVersion, Invocation]:
+        """What to run (blocking: reads SQL, may unpack code); throttled when reserved is 0."""
+        from freehold.runtime.seam import Invocation
 
         row = self.store.function_row(version.account_id, version.region, version.name)
         reserved = row.reserved_concurrency if row else None
         if reserved == 0:
             raise throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
         version, spec = self._prepared(version, reserved)
-        invocation = Invocation(spec, request_id, payload or b"{}", invoked_arn, trace_id(), client_context)
-        try:
-            result = self.executor.invoke(invocation)
-        except Throttled as error:
-            raise throttled(error.reason) from None
-        except LaunchError as error:
-            body = json.dumps({"errorType": error.error_type, "errorMessage": error.message}).encode()
-            text = (f"START RequestId: {request_id} Version: {version.version}\n{error.message}\n{error.error_type}\n"
-                    f"END RequestId: {request_id}\n")
-            result = InvocationResult("error", body, text, error_type=error.error_type,
-                                      stream=f"{datetime.now(UTC):%Y/%m/%d}/[{version.version}]{uuid.uuid4().hex}")
+        return version, Invocation(spec, request_id, payload or b"{}", invoked_arn, trace_id(), client_context)
+
+    def _ran(self, version: FunctionVersion, result: InvocationResult) -> InvocationResult:
         self.shipper.ship(LogBatch(version.account_id, version.region, version.log_group_name, result.stream,
                                    result.log, int(time.time() * 1000)))
         return result
@@ -210,9 +249,37 @@ class InvokeOps(LambdaBase):
         asynchronous = params.get("InvocationType") == "Event"
         payload = await _read_payload(params.get("Payload"), asynchronous)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self._invoke, ctx, {**params, "Payload": payload})
+        params = {**params, "Payload": payload}
+        if self._executor is None:  # made here, on this loop (the gateway's): see `executor`
+            await loop.run_in_executor(None, self._zygotes)
+            _ = self.executor
+        # The lookups (SQL) run in a thread; the invocation itself on this loop.
+        prepared = await loop.run_in_executor(None, self._invoke_prepare, ctx, params)
+        if isinstance(prepared, dict):
+            return prepared
+        version, invocation = prepared
+        result = await self.run_version_here(version, invocation)
+        return _invoke_output(version, result, params)
 
     def _invoke(self, ctx: RequestContext, params: Params) -> Params:
+        """Invoke from a thread (in-process calls)."""
+        prepared = self._invoke_prepare(ctx, params)
+        if isinstance(prepared, dict):
+            return prepared
+        version, invocation = prepared
+        from freehold.runtime.launch import LaunchError
+        from freehold.runtime.seam import Throttled
+
+        try:
+            result = self.executor.invoke(invocation)
+        except Throttled as error:
+            raise throttled(error.reason) from None
+        except LaunchError as error:
+            result = _launch_failure(version, invocation.request_id, error)
+        return _invoke_output(version, self._ran(version, result), params)
+
+    def _invoke_prepare(self, ctx: RequestContext, params: Params) -> Params | tuple[FunctionVersion, Invocation]:
+        """Checks and lookups of an Invoke: the answer itself (DryRun, Event), or what to run."""
         ref = self.ref(ctx, params)
         invocation_type = params.get("InvocationType") or "RequestResponse"
         payload: bytes = params["Payload"]
@@ -232,14 +299,7 @@ class InvokeOps(LambdaBase):
             self._enqueue(ref, version, payload, client_context, request_id)
             return {"StatusCode": 202}
         invoked = ref.qualified_arn if ref.qualifier else ref.arn
-        result = self.run_version(version, payload, invoked, request_id, client_context)
-        output: Params = {"StatusCode": 200, "Payload": result.payload, "ExecutedVersion": version.version}
-        if result.status == "error":
-            output["FunctionError"] = "Unhandled"
-        if params.get("LogType") == "Tail":
-            tail = result.log.encode()[-limits.TAIL_BYTES:]
-            output["LogResult"] = base64.b64encode(tail).decode()
-        return output
+        return self._invocation(version, payload, invoked, request_id, client_context)
 
     async def invoke_async(self, ctx: RequestContext, params: Params) -> Params:
         payload = await _read_payload(params.get("InvokeArgs"), True)
@@ -429,6 +489,34 @@ class InvokeOps(LambdaBase):
         configs = row.event_invoke_config or {}
         return {"FunctionEventInvokeConfigs": [
             self._event_config_output(replace(ref, qualifier=None), q, c) for q, c in sorted(configs.items())]}
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _invoke_output(version: FunctionVersion, result: InvocationResult, params: Params) -> Params:
+    output: Params = {"StatusCode": 200, "Payload": result.payload, "ExecutedVersion": version.version}
+    if result.status == "error":
+        output["FunctionError"] = "Unhandled"
+    if params.get("LogType") == "Tail":
+        tail = result.log.encode()[-limits.TAIL_BYTES:]
+        output["LogResult"] = base64.b64encode(tail).decode()
+    return output
+
+
+def _launch_failure(version: FunctionVersion, request_id: str, error: LaunchError) -> InvocationResult:
+    """The function cannot start here (no such runtime, no bootstrap): an init error."""
+    from freehold.runtime.seam import InvocationResult
+
+    body = json.dumps({"errorType": error.error_type, "errorMessage": error.message}).encode()
+    text = (f"START RequestId: {request_id} Version: {version.version}\n{error.message}\n{error.error_type}\n"
+            f"END RequestId: {request_id}\n")
+    return InvocationResult("error", body, text, error_type=error.error_type,
+                            stream=f"{datetime.now(UTC):%Y/%m/%d}/[{version.version}]{uuid.uuid4().hex}")
 
 
 async def _read_payload(body: Any, asynchronous: bool) -> bytes:

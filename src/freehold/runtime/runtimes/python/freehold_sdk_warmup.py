@@ -47,7 +47,7 @@ def _memoize_handler_checks():
 
     aliaser = botocore.hooks.EventAliaser
     original_init = aliaser.__init__
-    shared = {}  # event name -> its aliased name, under botocore's own alias table
+    shared = {}  # type: dict[str, str]  # event name -> its aliased name, under botocore's own table
 
     def __init__(self, event_emitter, event_aliases=None):
         original_init(self, event_emitter, event_aliases)
