@@ -198,7 +198,7 @@ def _half(bits: int) -> float:
 class CborTreeReader(TreeReader):
     """Reads decoded CBOR: byte strings are blobs, tag 1 numbers are timestamps."""
 
-    def _read_timestamp(self, shape: Shape, value: Any, path: str) -> Any:
+    def _read_timestamp(self, shape: Shape, value: Any, path: Any) -> Any:
         if isinstance(value, Tagged):
             value = value.value
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -207,12 +207,12 @@ class CborTreeReader(TreeReader):
                 return stamp
         raise self.mismatch(value, "a Timestamp", path)
 
-    def _read_blob(self, shape: Shape, value: Any, path: str) -> Any:
+    def _read_blob(self, shape: Shape, value: Any, path: Any) -> Any:
         if isinstance(value, (bytes, bytearray)):
             return bytes(value)
         return super()._read_blob(shape, value, path)
 
-    def _read_float(self, shape: Shape, value: Any, path: str) -> Any:
+    def _read_float(self, shape: Shape, value: Any, path: Any) -> Any:
         if isinstance(value, Timestamp):
             return float(value)
         return super()._read_float(shape, value, path)

@@ -13,6 +13,7 @@ import json
 import math
 import re
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -57,98 +58,193 @@ def _token(value: Any) -> str:
     return type(value).__name__
 
 
+# Where a value sits, for error messages, built only when one is raised: a string, or
+# (parent, piece, dotted): `parent.piece`, or just `piece` under an empty parent unless
+# `dotted` (list items and map values are always joined: `.1`, as AWS's messages show).
+Path = Any
+Reader = Callable[[Any, Path], Any]
+
+
+def path_text(path: Path) -> str:
+    chain = []
+    while not isinstance(path, str):
+        chain.append(path)
+        path = path[0]
+    text: str = path
+    for _, piece, dotted in reversed(chain):
+        text = f"{text}.{piece}" if (text or dotted) else str(piece)
+    return text
+
+
 class TreeReader:
-    """Reads a decoded JSON (or CBOR) value along a shape into boto3-style params."""
+    """Reads a decoded JSON (or CBOR) value along a shape into boto3-style params.
+
+    Each shape's reader is compiled once per TreeReader into a closure (structures, lists
+    and maps call their members' closures directly), so a request's values are read without
+    looking anything up in the model; scalars go through the `_read_<type>` methods, which
+    subclasses override (CBOR's native bytes and timestamps)."""
 
     def __init__(self, error: Any = serialization_error) -> None:
         self.error = error
+        self._compiled: weakref.WeakKeyDictionary[Any, dict[str, Reader]] = weakref.WeakKeyDictionary()
 
-    def mismatch(self, value: Any, expected: str, path: str) -> ServiceError:
+    def mismatch(self, value: Any, expected: str, path: Path) -> ServiceError:
         if isinstance(value, dict):
             message = "Start of structure or map found where not expected."
         elif isinstance(value, list):
             message = "Start of list found where not expected"
         else:
             message = f"{_token(value)} can not be converted to {expected}"
-        where = f" (at '{path}')" if path else ""
+        text = path_text(path)
+        where = f" (at '{text}')" if text else ""
         result: ServiceError = self.error(message + where)
         return result
 
-    def read(self, shape: Shape, value: Any, path: str = "") -> Any:
-        method = self._readers.get(shape.type_name)
-        if method is None:
-            raise self.mismatch(value, shape.type_name, path)
-        return method(shape, value, path)
+    def read(self, shape: Shape, value: Any, path: Path = "") -> Any:
+        return self.reader_of(shape)(value, path)
 
     @cached_property
     def _readers(self) -> dict[str, Any]:
-        """type name -> bound _read_<type> method (one dict lookup per value read)."""
+        """type name -> bound _read_<type> method."""
         found = {}
         for name in dir(self):
             if name.startswith("_read_"):
                 found[name[len("_read_"):]] = getattr(self, name)
         return found
 
-    def read_members(self, shape: StructureShape, value: dict[str, Any], path: str, names: Any = None) -> dict[str, Any]:
-        table = _member_table(shape)
-        prefix = f"{path}." if path else ""
-        if names is None and len(value) < len(table.ordered):
-            # Few keys of many members (an AttributeValue has one of ten): walk the keys,
-            # keep the model's order (validation messages list failures in that order).
-            found = []
-            for key, item in value.items():
-                entry = table.by_wire.get(key)
-                if entry is not None and item is not None:
-                    found.append((entry, item))
-            if len(found) > 1:
-                found.sort(key=lambda pair: pair[0][0])
-            read = self.read
-            return {entry[1]: read(entry[2], item, prefix + entry[3]) for entry, item in found}
-        result: dict[str, Any] = {}
-        for _, name, member, camel, key in table.ordered:
-            if names is not None and name not in names:
+    def read_members(self, shape: StructureShape, value: dict[str, Any], path: Path, names: Any = None) -> dict[str, Any]:
+        if names is None:
+            result: dict[str, Any] = self.reader_of(shape)(value, path)
+            return result
+        result = {}
+        for _, name, member, camel, key in _member_table(shape).ordered:
+            if name not in names:
                 continue
             item = value.get(key)
             if item is None:
                 # JSON null means "not set" to every AWS JSON service.
                 continue
-            result[name] = self.read(member, item, prefix + camel)
+            result[name] = self.read(member, item, (path, camel, False))
         return result
 
-    def _read_structure(self, shape: Shape, value: Any, path: str) -> Any:
-        assert isinstance(shape, StructureShape)
-        if shape.is_document_type:
-            return value
-        if not isinstance(value, dict):
-            raise self.mismatch(value, "a Structure", path)
-        return self.read_members(shape, value, path)
+    # -- compiled readers ---------------------------------------------------------------------
+    def reader_of(self, shape: Shape) -> Reader:
+        """The compiled reader of a shape (per model and shape name: botocore builds new
+        member shape objects at each resolution, and AttributeValue reaches itself)."""
+        known = self._compiled.get(shape._shape_resolver)
+        if known is None:
+            known = self._compiled.setdefault(shape._shape_resolver, {})
+        found = known.get(shape.name)
+        if found is None:
+            cell: list[Reader] = []
+            known[shape.name] = lambda value, path: cell[0](value, path)  # while compiling
+            compiled = self._compile(shape)
+            cell.append(compiled)
+            known[shape.name] = found = compiled
+        return found
 
-    def _read_list(self, shape: Shape, value: Any, path: str) -> Any:
-        if not isinstance(value, list):
-            raise self.mismatch(value, "a List", path)
-        member = shape.member
-        return [self.read(member, item, f"{path}.{index}") for index, item in enumerate(value, 1)]
+    def _compile(self, shape: Shape) -> Reader:
+        kind = shape.type_name
+        if kind == "structure":
+            assert isinstance(shape, StructureShape)
+            if shape.is_document_type:
+                return lambda value, path: value
+            return self._compile_structure(shape)
+        if kind == "list":
+            return self._compile_list(shape)
+        if kind == "map":
+            return self._compile_map(shape)
+        method = self._readers.get(kind)
+        if method is None:
+            def unknown(value: Any, path: Path) -> Any:
+                raise self.mismatch(value, kind, path)
+            return unknown
+        if kind == "string" and type(self)._read_string is TreeReader._read_string:
+            def read_string(value: Any, path: Path) -> Any:
+                if isinstance(value, str):
+                    return value
+                raise self.mismatch(value, "a String", path)
+            return read_string
 
-    def _read_map(self, shape: Shape, value: Any, path: str) -> Any:
-        if not isinstance(value, dict):
-            raise self.mismatch(value, "a Map", path)
-        key_shape = shape.key
-        value_shape = shape.value
-        result = {}
-        for key, item in value.items():
-            if item is None:
-                continue
-            result[self.read(key_shape, key, path)] = self.read(value_shape, item, f"{path}.{key}")
-        return result
+        def read_scalar(value: Any, path: Path) -> Any:
+            return method(shape, value, path)
+        return read_scalar
 
-    def _read_string(self, shape: Shape, value: Any, path: str) -> Any:
+    def _compile_structure(self, shape: StructureShape) -> Reader:
+        table = _member_table(shape)
+        ordered = [(position, name, self.reader_of(member), camel, key)
+                   for position, name, member, camel, key in table.ordered]
+        by_wire = {entry[4]: entry for entry in ordered}
+        count = len(ordered)
+        mismatch = self.mismatch
+
+        def read_structure(value: Any, path: Path) -> Any:
+            if not isinstance(value, dict):
+                raise mismatch(value, "a Structure", path)
+            if len(value) < count:
+                # Few keys of many members (an AttributeValue has one of ten): walk the keys,
+                # keep the model's order (validation messages list failures in that order).
+                found = []
+                for key, item in value.items():
+                    entry = by_wire.get(key)
+                    if entry is not None and item is not None:
+                        found.append((entry, item))
+                if len(found) > 1:
+                    found.sort(key=_first_position)
+                return {entry[1]: entry[2](item, (path, entry[3], False)) for entry, item in found}
+            result: dict[str, Any] = {}
+            for _, name, read, camel, key in ordered:
+                item = value.get(key)
+                if item is None:
+                    continue  # JSON null means "not set" to every AWS JSON service.
+                result[name] = read(item, (path, camel, False))
+            return result
+        return read_structure
+
+    def _compile_list(self, shape: Shape) -> Reader:
+        read_member = self.reader_of(shape.member)
+        mismatch = self.mismatch
+
+        def read_list(value: Any, path: Path) -> Any:
+            if not isinstance(value, list):
+                raise mismatch(value, "a List", path)
+            return [read_member(item, (path, index, True)) for index, item in enumerate(value, 1)]
+        return read_list
+
+    def _compile_map(self, shape: Shape) -> Reader:
+        read_key = self.reader_of(shape.key)
+        read_value = self.reader_of(shape.value)
+        mismatch = self.mismatch
+
+        def read_map(value: Any, path: Path) -> Any:
+            if not isinstance(value, dict):
+                raise mismatch(value, "a Map", path)
+            result = {}
+            for key, item in value.items():
+                if item is None:
+                    continue
+                result[read_key(key, path)] = read_value(item, (path, key, True))
+            return result
+        return read_map
+
+    # -- scalars (and the uncompiled forms of the containers) -------------------------------
+    def _read_structure(self, shape: Shape, value: Any, path: Path) -> Any:
+        return self.reader_of(shape)(value, path)
+
+    def _read_list(self, shape: Shape, value: Any, path: Path) -> Any:
+        return self.reader_of(shape)(value, path)
+
+    def _read_map(self, shape: Shape, value: Any, path: Path) -> Any:
+        return self.reader_of(shape)(value, path)
+
+    def _read_string(self, shape: Shape, value: Any, path: Path) -> Any:
         if not isinstance(value, str):
             raise self.mismatch(value, "a String", path)
         return value
 
     _read_character = _read_string
 
-    def _read_integer(self, shape: Shape, value: Any, path: str) -> Any:
+    def _read_integer(self, shape: Shape, value: Any, path: Path) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.mismatch(value, "an Integer", path)
         if isinstance(value, float):
@@ -161,7 +257,7 @@ class TreeReader:
     _read_short = _read_integer
     _read_byte = _read_integer
 
-    def _read_float(self, shape: Shape, value: Any, path: str) -> Any:
+    def _read_float(self, shape: Shape, value: Any, path: Path) -> Any:
         if isinstance(value, str) and value in SPECIAL_FLOATS:
             return SPECIAL_FLOATS[value]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -170,22 +266,22 @@ class TreeReader:
 
     _read_double = _read_float
 
-    def _read_boolean(self, shape: Shape, value: Any, path: str) -> Any:
+    def _read_boolean(self, shape: Shape, value: Any, path: Path) -> Any:
         if not isinstance(value, bool):
             raise self.mismatch(value, "a Boolean", path)
         return value
 
-    def _read_blob(self, shape: Shape, value: Any, path: str) -> Any:
+    def _read_blob(self, shape: Shape, value: Any, path: Path) -> Any:
         if isinstance(value, (bytes, bytearray)):
             return bytes(value)
         if not isinstance(value, str):
             raise self.mismatch(value, "a Blob", path)
         blob = parse_base64(value)
         if blob is None:
-            raise self.error(f"Base64 encoded binary data is not valid (at '{path}')")
+            raise self.error(f"Base64 encoded binary data is not valid (at '{path_text(path)}')")
         return blob
 
-    def _read_timestamp(self, shape: Shape, value: Any, path: str) -> Any:
+    def _read_timestamp(self, shape: Shape, value: Any, path: Path) -> Any:
         if isinstance(value, bool):
             raise self.mismatch(value, "a Timestamp", path)
         if isinstance(value, (int, float)):
@@ -197,6 +293,11 @@ class TreeReader:
         if stamp is None:
             raise self.mismatch(value, "a Timestamp", path)
         return stamp
+
+
+def _first_position(pair: tuple[Any, Any]) -> int:
+    position: int = pair[0][0]
+    return position
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -96,10 +97,6 @@ def _camel(name: str) -> str:
     return name[:1].lower() + name[1:]
 
 
-def _join(path: str, name: str) -> str:
-    return f"{path}.{_camel(name)}" if path else _camel(name)
-
-
 # Which shapes have anything to check, per service model and shape name. Most of a data
 # plane request (DynamoDB's AttributeValues, strings without limits) has nothing, and is
 # skipped whole instead of walked node by node.
@@ -140,15 +137,6 @@ def _needs_check(shape: Shape) -> bool:
     return cached
 
 
-def _checked_members(shape: StructureShape) -> dict[str, Shape]:
-    """A structure's members whose values need checking."""
-    cached: dict[str, Shape] | None = shape.__dict__.get("_freehold_checked_members")
-    if cached is None:
-        cached = {name: member for name, member in shape.members.items() if _needs_check(member)}
-        shape.__dict__["_freehold_checked_members"] = cached
-    return cached
-
-
 def _compute_needs(shape: Shape) -> bool:
     known = _NEEDS.get(shape._shape_resolver)
     if known is None:
@@ -171,77 +159,183 @@ def _compute_needs(shape: Shape) -> bool:
     return answer
 
 
+# A value's place in the request, built only when a check fails: None at the top, else
+# (parent, name, suffix), rendered as `parent.name+suffix` (`tags.1.member`, `item.k.key`).
+Path = tuple[Any, Any, str] | None
+
+
+def _render_path(path: Path) -> str:
+    pieces: list[str] = []
+    while path is not None:
+        path, name, suffix = path
+        pieces.append(f"{name}{suffix}")
+    return ".".join(reversed(pieces))
+
+
 class _Checker:
+    """Collects the failures of one request."""
+
     def __init__(self, rule: Rule, patterns: bool) -> None:
         self.rule = rule
         self.patterns = patterns
         self.failures: list[str] = []
         self.missing: list[str] = []  # wire names, for the "parameter" style
 
-    def fail(self, value: Any, path: str, constraint: str) -> None:
-        self.failures.append(f"Value '{_render(value)}' at '{path}' failed to satisfy constraint: {constraint}")
+    def fail(self, value: Any, path: Path, constraint: str) -> None:
+        self.failures.append(
+            f"Value '{_render(value)}' at '{_render_path(path)}' failed to satisfy constraint: {constraint}"
+        )
 
-    def structure(self, shape: StructureShape, value: Any, path: str) -> None:
-        if shape.is_document_type or not isinstance(value, dict):
-            return
-        for name in shape.required_members:
-            if value.get(name) is None:
-                self.missing.append(str(shape.members[name].serialization.get("name", name)))
-                self.failures.append(
-                    f"Value null at '{_join(path, name)}' failed to satisfy constraint: Member must not be null"
-                )
-        members = _checked_members(shape)
-        for name, item in value.items():
-            member = members.get(name)
-            if member is not None and item is not None:
-                self.check(member, item, _join(path, name))
-
-    def check(self, shape: Shape, value: Any, path: str) -> None:
-        if not _needs_check(shape):
-            return
-        kind = shape.type_name
-        if kind == "structure":
-            assert isinstance(shape, StructureShape)
-            self.structure(shape, value, path)
-            return
-        metadata = shape.metadata
-        if kind in ("string", "blob", "list", "map") and isinstance(value, (str, bytes, list, dict)):
-            self.length(value, path, metadata)
-        if kind in ("integer", "long", "float", "double") and isinstance(value, (int, float)):
-            self.range(value, path, metadata)
-        if kind == "string" and isinstance(value, str):
-            if self.rule.enums and shape.enum and value not in shape.enum:
-                self.fail(value, path, "Member must satisfy enum value set: [" + ", ".join(shape.enum) + "]")
-            pattern = metadata.get("pattern")
-            if self.patterns and pattern and not _matches(pattern, value):
-                self.fail(value, path, f"Member must satisfy regular expression pattern: {pattern}")
-        if kind == "list" and isinstance(value, list):
-            member = shape.member
-            for index, item in enumerate(value, 1):
-                if item is not None:
-                    self.check(member, item, f"{path}.{index}.member")
-        if kind == "map" and isinstance(value, dict):
-            key_shape = shape.key
-            value_shape = shape.value
-            for key, item in value.items():
-                self.check(key_shape, key, f"{path}.{key}.key")
-                if item is not None:
-                    self.check(value_shape, item, f"{path}.{key}.member")
-
-    def length(self, value: Any, path: str, metadata: dict[str, Any]) -> None:
+    def length(self, value: Any, path: Path, low: Any, high: Any) -> None:
         size = len(value)
-        low, high = metadata.get("min"), metadata.get("max")
         if low is not None and size < low:
             self.fail(value, path, f"Member must have length greater than or equal to {_number(low)}")
         if high is not None and size > high:
             self.fail(value, path, f"Member must have length less than or equal to {_number(high)}")
 
-    def range(self, value: float, path: str, metadata: dict[str, Any]) -> None:
-        low, high = metadata.get("min"), metadata.get("max")
+    def range(self, value: float, path: Path, low: Any, high: Any) -> None:
         if low is not None and value < low:
             self.fail(value, path, f"Member must have value greater than or equal to {_number(low)}")
         if high is not None and value > high:
             self.fail(value, path, f"Member must have value less than or equal to {_number(high)}")
+
+
+# A shape's check, compiled once per shape object: (checker, value, path) -> None, or None
+# when nothing about the shape can fail. Compiling turns the model walk of every request
+# (attribute lookups, member filtering, path strings) into a few closures per shape.
+Check = Callable[[_Checker, Any, Path], None]
+_UNSET = object()
+
+
+_CHECKS: weakref.WeakKeyDictionary[Any, dict[str, Check | None]] = weakref.WeakKeyDictionary()
+
+
+def _check_of(shape: Shape) -> Check | None:
+    """The compiled check of a shape: cached on the shape object, and per model and shape
+    name (botocore builds new member shape objects at each resolution, and a recursive
+    shape such as DynamoDB's AttributeValue reaches itself through new objects)."""
+    cached = shape.__dict__.get("_freehold_check", _UNSET)
+    if cached is not _UNSET:
+        return cached
+    known = _CHECKS.get(shape._shape_resolver)
+    if known is None:
+        known = _CHECKS.setdefault(shape._shape_resolver, {})
+    if shape.name in known:
+        found = known[shape.name]
+    elif not _needs_check(shape):
+        found = known[shape.name] = None
+    else:
+        # While compiling, the shape's own name answers with a trampoline to the result.
+        cell: list[Check] = []
+        known[shape.name] = lambda c, v, p: cell[0](c, v, p)
+        compiled = _compile(shape)
+        cell.append(compiled)
+        found = known[shape.name] = compiled
+    shape.__dict__["_freehold_check"] = found
+    return found
+
+
+def _compile(shape: Shape) -> Check:
+    kind = shape.type_name
+    if kind == "structure":
+        assert isinstance(shape, StructureShape)
+        return _compile_structure(shape)
+    metadata = shape.metadata
+    low, high = metadata.get("min"), metadata.get("max")
+    limited = low is not None or high is not None
+    if kind == "list":
+        return _compile_list(shape, low, high, limited)
+    if kind == "map":
+        return _compile_map(shape, low, high, limited)
+    if kind in ("integer", "long", "float", "double"):
+        def check_number(c: _Checker, value: Any, path: Path) -> None:
+            if limited and isinstance(value, (int, float)):
+                c.range(value, path, low, high)
+        return check_number
+    if kind == "string":
+        enum = list(shape.enum or ())
+        pattern = metadata.get("pattern")
+
+        def check_string(c: _Checker, value: Any, path: Path) -> None:
+            if not isinstance(value, (str, bytes, list, dict)):
+                return
+            if limited:
+                c.length(value, path, low, high)
+            if not isinstance(value, str):
+                return
+            if enum and c.rule.enums and value not in enum:
+                c.fail(value, path, "Member must satisfy enum value set: [" + ", ".join(enum) + "]")
+            if pattern and c.patterns and not _matches(pattern, value):
+                c.fail(value, path, f"Member must satisfy regular expression pattern: {pattern}")
+        return check_string
+
+    def check_sized(c: _Checker, value: Any, path: Path) -> None:  # blobs
+        if limited and isinstance(value, (str, bytes, list, dict)):
+            c.length(value, path, low, high)
+    return check_sized
+
+
+def _compile_structure(shape: StructureShape) -> Check:
+    if shape.is_document_type:
+        return lambda c, value, path: None
+    required = [
+        (name, _camel(name), str(shape.members[name].serialization.get("name", name)))
+        for name in shape.required_members
+    ]
+    checked: dict[str, tuple[str, Check]] = {}
+    for name, member in shape.members.items():
+        member_check = _check_of(member)
+        if member_check is not None:
+            checked[name] = (_camel(name), member_check)
+
+    def check_structure(c: _Checker, value: Any, path: Path) -> None:
+        if not isinstance(value, dict):
+            return
+        for name, camel, wire in required:
+            if value.get(name) is None:
+                c.missing.append(wire)
+                where = _render_path((path, camel, ""))
+                c.failures.append(f"Value null at '{where}' failed to satisfy constraint: Member must not be null")
+        if checked:
+            for name, item in value.items():
+                entry = checked.get(name)
+                if entry is not None and item is not None:
+                    entry[1](c, item, (path, entry[0], ""))
+    return check_structure
+
+
+def _compile_list(shape: Shape, low: Any, high: Any, limited: bool) -> Check:
+    member_check = _check_of(shape.member)
+
+    def check_list(c: _Checker, value: Any, path: Path) -> None:
+        if not isinstance(value, (str, bytes, list, dict)):
+            return
+        if limited:
+            c.length(value, path, low, high)
+        if member_check is not None and isinstance(value, list):
+            for index, item in enumerate(value, 1):
+                if item is not None:
+                    member_check(c, item, (path, index, ".member"))
+    return check_list
+
+
+def _compile_map(shape: Shape, low: Any, high: Any, limited: bool) -> Check:
+    key_check = _check_of(shape.key)
+    value_check = _check_of(shape.value)
+
+    def check_map(c: _Checker, value: Any, path: Path) -> None:
+        if not isinstance(value, (str, bytes, list, dict)):
+            return
+        if limited:
+            c.length(value, path, low, high)
+        if not isinstance(value, dict) or (key_check is None and value_check is None):
+            return
+        for key, item in value.items():
+            if key_check is not None:
+                key_check(c, key, (path, key, ".key"))
+            if value_check is not None and item is not None:
+                value_check(c, item, (path, key, ".member"))
+    return check_map
 
 
 def _number(value: Any) -> str:
@@ -275,9 +369,12 @@ def validate(
     shape = _operation(service, operation).input_shape
     if shape is None:
         return
+    check = _check_of(shape)
+    if check is None:
+        return
     rule = rule_for(service)
     checker = _Checker(rule, patterns)
-    checker.structure(shape, params, "")
+    check(checker, params, None)
     if not checker.failures:
         return
     if checker.missing and rule.missing_style == "parameter":
