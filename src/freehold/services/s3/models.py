@@ -9,6 +9,7 @@ import hashlib
 import ipaddress
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,9 +31,7 @@ _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 def now() -> float:
-    from time import time
-
-    return time()
+    return time.time()
 
 
 def to_datetime(epoch: float) -> datetime:

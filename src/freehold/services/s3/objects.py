@@ -19,7 +19,7 @@ from freehold.gateway.context import RequestContext
 from freehold.protocol.errors import ServiceError
 from freehold.protocol.http import OUTPUT_STATUS
 from freehold.protocol.serializer_values import to_datetime as as_datetime
-from freehold.services.base import Params
+from freehold.services.base import Params, short_sql
 from freehold.services.s3 import conditions
 from freehold.services.s3.bodies import StoredBody, read_object, receive_small, store_body, store_bytes, trailers_of
 from freehold.services.s3.bucket_configs import CANNED_ACLS, canned_grants, check_tag_set
@@ -238,6 +238,7 @@ class ObjectOperations(S3Core):
             out["Body"] = stream_in_thread(chunks)
         return out
 
+    @short_sql  # reads a row or two: on the event loop where the database allows it
     def head_object(self, ctx: RequestContext, params: Params) -> Params:
         bucket, obj = self.readable(ctx, params, head=True)
         out = describe(obj, bucket, params)
