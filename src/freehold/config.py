@@ -25,6 +25,14 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _positive_number(text: str) -> bool:
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return 0 < value < float("inf")
+
+
 @dataclass(frozen=True)
 class Settings:
     """How one freehold node runs.
@@ -43,6 +51,8 @@ class Settings:
     durability: Durability = "process"
     default_region: str = "us-east-1"
     log_level: str = "info"
+    # Seconds between passes of the DynamoDB TTL deleter (AWS deletes within days).
+    dynamodb_ttl_interval: float = 5.0
 
     @staticmethod
     def from_env() -> "Settings":
@@ -54,6 +64,11 @@ class Settings:
         port = _env("PORT", "4566")
         if not port.strip().isdigit() or not 0 < int(port) < 65536:
             raise ConfigError(f"FREEHOLD_PORT must be a port number (1-65535), not {port!r}")
+        ttl_interval = _env("DYNAMODB_TTL_INTERVAL", "5")
+        if not _positive_number(ttl_interval):
+            raise ConfigError(
+                f"FREEHOLD_DYNAMODB_TTL_INTERVAL must be a number of seconds above 0, not {ttl_interval!r}"
+            )
         return Settings(
             host=_env("HOST", "127.0.0.1"),
             port=int(port),
@@ -63,6 +78,7 @@ class Settings:
             durability="fsync" if durability == "fsync" else "process",
             default_region=_env("DEFAULT_REGION", "us-east-1"),
             log_level=_env("LOG_LEVEL", "info"),
+            dynamodb_ttl_interval=float(ttl_interval),
         )
 
     def with_overrides(self, **changes: object) -> "Settings":

@@ -102,7 +102,8 @@ def test_reset_from_a_browser_page_is_refused(freehold_sqlite: FreeholdServer) -
 
 
 def test_bad_settings_are_refused_by_name() -> None:
-    for variable, value in (("FREEHOLD_DURABILITY", "fsnyc"), ("FREEHOLD_PORT", "http")):
+    for variable, value in (("FREEHOLD_DURABILITY", "fsnyc"), ("FREEHOLD_PORT", "http"),
+                            ("FREEHOLD_DYNAMODB_TTL_INTERVAL", "soon")):
         result = subprocess.run([sys.executable, "-m", "freehold", "status"], capture_output=True, text=True,
                                 timeout=60, env={**os.environ, variable: value})
         assert result.returncode == 2

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from freehold.services.dynamodb.errors import invalid_parameter, key_mismatch, validation
@@ -25,7 +26,9 @@ MAX_RANGE_KEY = 1024
 HASH_SPACE = 1 << 32
 
 
+@lru_cache(maxsize=8192)
 def encode_number(text: str) -> bytes:
+    # Cached: sort keys repeat (a partition's 0..N, the same few numbers in every batch).
     number = Decimal(text)
     if number.is_zero():
         return b"\x01"
@@ -48,7 +51,9 @@ def encode_key_value(value: AttributeValue) -> bytes:
     return encode_number(inner)
 
 
+@lru_cache(maxsize=8192)
 def partition_hash(encoded: bytes) -> int:
+    # Cached: a partition's items arrive together (batches, queries of one partition).
     return int.from_bytes(hashlib.md5(encoded, usedforsecurity=False).digest()[:4], "big")
 
 

@@ -54,7 +54,7 @@ class DynamoDbProvider(Provider):
         self.streams = StreamStore(runtime.db)
         self.engine = items.ItemEngine(self.store, self.streams)
         self.admin = TableAdmin(self.store, self.streams, self.engine)
-        self.ttl = TtlWorker(self.store, self.streams, self.engine)
+        self.ttl = TtlWorker(self.store, self.streams, self.engine, runtime.settings.dynamodb_ttl_interval)
         self.partiql = PartiqlRunner(self.engine, self.store)
 
     def start(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import decimal
 import re
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from freehold.services.dynamodb.errors import invalid_parameter, validation
@@ -70,6 +71,14 @@ def format_number(number: Decimal) -> str:
 
 
 def normalize_number(text: str) -> str:
+    if isinstance(text, str):
+        return _normalized(text)
+    return format_number(parse_number(text))  # refused there, with AWS's message
+
+
+@lru_cache(maxsize=8192)
+def _normalized(text: str) -> str:
+    # Cached (refusals raise, and are not cached): the same numbers come again and again.
     return format_number(parse_number(text))
 
 

@@ -7,13 +7,13 @@ re-checked under the row lock, so an item updated meanwhile is kept. Items whose
 than five years in the past are never deleted, as on AWS
 (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/time-to-live-ttl-before-you-start.html).
 All state is in SQL: after a restart the deleter simply finds what is still expired.
-`FREEHOLD_DYNAMODB_TTL_INTERVAL` (seconds, default 5) sets how often it looks.
+`Settings.dynamodb_ttl_interval` (FREEHOLD_DYNAMODB_TTL_INTERVAL, seconds, default 5) sets how
+often it looks.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 
@@ -27,19 +27,15 @@ FIVE_YEARS = 5 * 365 * 24 * 3600
 BATCH = 100
 
 
-def ttl_interval() -> float:
-    try:
-        return max(0.05, float(os.environ.get("FREEHOLD_DYNAMODB_TTL_INTERVAL", "5")))
-    except ValueError:
-        return 5.0
+MIN_INTERVAL = 0.05
 
 
 class TtlWorker:
-    def __init__(self, store: DynamoStore, streams: StreamStore, engine: ItemEngine) -> None:
+    def __init__(self, store: DynamoStore, streams: StreamStore, engine: ItemEngine, interval: float = 5.0) -> None:
         self.store = store
         self.streams = streams
         self.engine = engine
-        self.interval = ttl_interval()
+        self.interval = max(MIN_INTERVAL, interval)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

@@ -70,7 +70,17 @@ def _check_placeholders_usable(params: dict[str, Any], operation: str) -> None:
         raise validation(f"ExpressionAttributeValues can only be specified when using expressions: {null}")
 
 
+# Every parameter compile_expressions reads: a request with none of them (a plain PutItem or
+# GetItem) has nothing to compile or check.
+_EXPRESSION_PARAMS = frozenset(
+    {name for pair in _PAIRS for name in pair}
+    | {"ExpressionAttributeNames", "ExpressionAttributeValues", "ConditionalOperator"}
+)
+
+
 def compile_expressions(params: dict[str, Any], operation: str, key_names: tuple[str, ...] = ()) -> Compiled:
+    if _EXPRESSION_PARAMS.isdisjoint(params):
+        return Compiled()
     _check_mixing(params)
     _check_placeholders_usable(params, operation)
     sub = Substitution(params.get("ExpressionAttributeNames"), params.get("ExpressionAttributeValues"))
