@@ -29,6 +29,7 @@ from freehold.runtime.zygotes import Zygotes
 log = logging.getLogger("freehold.runtime")
 
 Credentials = Callable[[FunctionSpec], dict[str, str]]
+CachedCredentials = Callable[[FunctionSpec], "dict[str, str] | None"]
 # The packages of the SDK a Python function finds preinstalled, as on AWS (boto3 and what it
 # needs); freehold itself is not among them.
 SDK_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
@@ -64,10 +65,12 @@ def start_zygotes(data_dir: Path) -> Zygotes:
 class Executor:
     def __init__(self, data_dir: Path, endpoint: str, credentials: Credentials, *, idle_seconds: float = 300.0,
                  max_sandboxes: int = 64, account_limit: int = 1000,
-                 loop: asyncio.AbstractEventLoop | None = None, zygotes: Zygotes | None = None) -> None:
+                 loop: asyncio.AbstractEventLoop | None = None, zygotes: Zygotes | None = None,
+                 cached_credentials: CachedCredentials | None = None) -> None:
         self.data_dir = data_dir.resolve()
         self.endpoint = endpoint
         self.credentials = credentials
+        self.cached_credentials = cached_credentials  # without blocking: None when not cached
         self.isolation = isolation.detect()
         if self.isolation.cgroup_parent:
             cgroups.remove_stale(self.isolation.cgroup_parent)
@@ -173,7 +176,9 @@ class Executor:
         zygote_python, interpreter = launch.interpreter_for(spec)
         if interpreter is not None and interpreter.warning:
             sandbox.warnings.append(interpreter.warning)
-        credentials = await loop.run_in_executor(self._spawn_pool, self.credentials, spec)
+        credentials = self.cached_credentials(spec) if self.cached_credentials is not None else None
+        if credentials is None:  # asking STS may block: in a thread
+            credentials = await loop.run_in_executor(self._spawn_pool, self.credentials, spec)
         request = launch.plan(
             spec, self.isolation, api=api, stream=sandbox.stream, credentials=credentials, endpoint=self.endpoint,
             sdk_dir=self.sdk_dir, data_dir=str(self.data_dir), zygote_python=zygote_python,
@@ -185,13 +190,13 @@ class Executor:
         def exited(status: int) -> None:
             loop.call_soon_threadsafe(sandbox.on_exit, status)
 
-        def fork() -> tuple[int, str]:
-            try:
-                return self.zygotes.get(zygote_python).spawn(request, write_fd, exited)
-            finally:
-                os.close(write_fd)
-
         sandbox.init_started = time.perf_counter()
-        sandbox.pid, cgroup = await loop.run_in_executor(self._spawn_pool, fork)
+        try:
+            zygote = self.zygotes.running(zygote_python)
+            if zygote is None:  # starting one blocks for a while: in a thread
+                zygote = await loop.run_in_executor(self._spawn_pool, self.zygotes.get, zygote_python)
+            sandbox.pid, cgroup = await zygote.spawn_async(request, write_fd, exited)
+        finally:
+            os.close(write_fd)
         if cgroup:
             sandbox.cgroup = cgroups.MemoryCgroup.adopt(cgroup)

@@ -3,6 +3,7 @@ asked over a Unix socket to fork sandboxes, and telling us when a sandbox proces
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import itertools
 import json
@@ -44,7 +45,7 @@ class Zygote:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()  # spawn requests come from several threads
-        self._waiting: dict[int, tuple[threading.Event, dict[str, Any]]] = {}
+        self._waiting: dict[int, Callable[[dict[str, Any]], None]] = {}
         self._exits: dict[int, ExitCallback] = {}
         self._early_exits: dict[int, int] = {}
         self._file = self.socket.makefile("rb")
@@ -80,8 +81,7 @@ class Zygote:
             with self._lock:
                 waiting = self._waiting.pop(request_id, None)
             if waiting is not None:
-                waiting[1].update(message)
-                waiting[0].set()
+                waiting(message)
 
     def _gone(self) -> None:
         # The zygote is gone: every sandbox it forked died with it (PDEATHSIG).
@@ -92,30 +92,60 @@ class Zygote:
             self._waiting.clear()
         for _, callback in callbacks:
             _notify(callback, 9)
-        for event, reply in waiters:
-            reply["failed"] = True
-            reply["error"] = "zygote exited"
-            event.set()
+        for answered in waiters:
+            answered({"failed": True, "error": "zygote exited"})
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def spawn(self, spec: dict[str, Any], out_fd: int, on_exit: ExitCallback) -> tuple[int, str]:
         """Start a sandbox; its output goes to `out_fd`; `on_exit(waitstatus)` when it ends.
-        Returns its pid and its memory cgroup ('' if none)."""
-        request_id = next(self._ids)
+        Returns its pid and its memory cgroup ('' if none). Blocks (call from a thread)."""
         event = threading.Event()
         reply: dict[str, Any] = {}
+
+        def answered(message: dict[str, Any]) -> None:
+            reply.update(message)
+            event.set()
+
+        self._request(spec, out_fd, answered)
+        if not event.wait(SPAWN_TIMEOUT):
+            raise ZygoteError("the zygote did not answer")
+        return self._adopt(reply, on_exit)
+
+    async def spawn_async(self, spec: dict[str, Any], out_fd: int, on_exit: ExitCallback) -> tuple[int, str]:
+        """`spawn` from an event loop: the request is written at once, the answer awaited."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[dict[str, Any]] = loop.create_future()
+
+        def answered(message: dict[str, Any]) -> None:
+            def resolve() -> None:
+                if not answer.done():
+                    answer.set_result(message)
+
+            loop.call_soon_threadsafe(resolve)
+
+        self._request(spec, out_fd, answered)
+        try:
+            reply = await asyncio.wait_for(answer, SPAWN_TIMEOUT)
+        except TimeoutError:
+            raise ZygoteError("the zygote did not answer") from None
+        return self._adopt(reply, on_exit)
+
+    def _request(self, spec: dict[str, Any], out_fd: int, answered: Callable[[dict[str, Any]], None]) -> None:
+        request_id = next(self._ids)
         with self._lock:
-            self._waiting[request_id] = (event, reply)
+            self._waiting[request_id] = answered
         data = (json.dumps({**spec, "id": request_id}) + "\n").encode()
         try:
             with self._send_lock:
                 socket.send_fds(self.socket, [data], [out_fd])
         except OSError as error:
+            with self._lock:
+                self._waiting.pop(request_id, None)
             raise ZygoteError(f"zygote unreachable: {error}") from None
-        if not event.wait(SPAWN_TIMEOUT):
-            raise ZygoteError("the zygote did not answer")
+
+    def _adopt(self, reply: dict[str, Any], on_exit: ExitCallback) -> tuple[int, str]:
         if "pid" not in reply:
             raise ZygoteError(f"the zygote could not fork: {reply.get('error')}")
         pid = int(reply["pid"])
@@ -158,6 +188,11 @@ class Zygotes:
         self._starter = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="freehold-zygote-start")
         self._zygotes: dict[str, Zygote] = {}
         self._lock = threading.Lock()
+
+    def running(self, interpreter: str) -> Zygote | None:
+        """The zygote of `interpreter` if it runs (never starts one: that blocks)."""
+        zygote = self._zygotes.get(interpreter)
+        return zygote if zygote is not None and zygote.alive() else None
 
     def get(self, interpreter: str) -> Zygote:
         with self._lock:

@@ -64,6 +64,7 @@ class InvokeOps(LambdaBase):
     # -- lifecycle --------------------------------------------------------------------------------
     def start_execution(self) -> None:
         self._credentials: dict[str, tuple[float, dict[str, str]]] = {}
+        self._roles: dict[str, str] = {}  # function spec key -> its role
         self.shipper = LogShipper(self.call)
         self.async_invoker = AsyncInvoker(self.store, self._run_queued)
         self.async_invoker.start()
@@ -80,6 +81,7 @@ class InvokeOps(LambdaBase):
         if self._executor is not None:
             self._executor.forget(lambda spec: True)
         self._credentials.clear()
+        self._roles.clear()
         self.shipper.forget()
 
     @property
@@ -94,7 +96,7 @@ class InvokeOps(LambdaBase):
                 self._executor = Executor(
                     self.settings.data_dir, self.settings.endpoint_url, self._sandbox_credentials,
                     idle_seconds=float(os.environ.get("FREEHOLD_LAMBDA_IDLE_SECONDS", "300")),
-                    loop=_running_loop(), zygotes=self._zygotes(),
+                    loop=_running_loop(), zygotes=self._zygotes(), cached_credentials=self._cached_credentials,
                 )
             return self._executor
 
@@ -137,10 +139,20 @@ class InvokeOps(LambdaBase):
             account, region, name = arn.split(":")[4], arn.split(":")[3], arn.split(":")[6]
             self._executor.forget(lambda s: (s.account_id, s.region, s.name) == (account, region, name))
 
+    def _cached_credentials(self, spec: FunctionSpec) -> dict[str, str] | None:
+        """The credentials `_sandbox_credentials` gave this function version, while fresh
+        (the spec's key changes with its configuration, role included); None otherwise."""
+        role = self._roles.get(spec.key)
+        cached = self._credentials.get(role) if role is not None else None
+        if cached and cached[0] - time.time() > CREDENTIAL_MARGIN:
+            return cached[1]
+        return None
+
     def _sandbox_credentials(self, spec: FunctionSpec) -> dict[str, str]:
         """Temporary credentials of the function's role, from STS, cached until near expiry."""
         version = self.store.get_version(spec.account_id, spec.region, spec.name, spec.version)
         role = version.role if version else ""
+        self._roles[spec.key] = role
         cached = self._credentials.get(role)
         if cached and cached[0] - time.time() > CREDENTIAL_MARGIN:
             return cached[1]
@@ -172,8 +184,10 @@ class InvokeOps(LambdaBase):
         # The function's layers, merged in order: the sandbox's /opt.
         opt_dir = self.code_trees.ensure_merged([layer["Blob"] for layer in version.layer_code], owner) \
             if version.layer_code else None
+        key = f"{version.qualified_arn}#{version.revision_id}"
+        self._roles[key] = version.role  # its sandboxes' credentials, once cached, without SQL
         return FunctionSpec(
-            key=f"{version.qualified_arn}#{version.revision_id}", account_id=version.account_id,
+            key=key, account_id=version.account_id,
             region=version.region, name=version.name, version=version.version, runtime=version.runtime or "",
             handler=version.handler or "", code_dir=code_dir, memory_mb=version.memory_size,
             timeout_s=version.timeout, ephemeral_mb=version.ephemeral_storage, environment=dict(version.environment),
