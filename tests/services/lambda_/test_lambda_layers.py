@@ -5,9 +5,11 @@ a layer with /opt/bin and one bringing a `provided` bootstrap), AWS's errors, an
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import subprocess
 import urllib.request
+import zipfile
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,6 +44,14 @@ def handler(event, context):
             "opt": sorted(os.listdir(os.environ.get("OPT_PROBE", "/opt"))) if event.get("list") else None}
 '''})
 NODE_APP = make_zip({"index.js": "const g = require('greeter');\nexports.handler = async (e) => ({msg: g.greet(e.name)});\n"})
+
+
+def _deflated(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
 
 
 def _publish(lam: Any, name: str, content: bytes = PY_LAYER, **extra: Any) -> Any:
@@ -249,6 +259,25 @@ def test_function_layer_errors(freehold: Any, lam: Any, role: str) -> None:
     with pytest.raises(ClientError) as excinfo:
         lam.update_function_configuration(FunctionName=function, Layers=[second])
     assert error_of(excinfo)[1] == f"Layer version {second} does not exist."
+
+
+def test_code_and_layers_over_the_unzipped_limit(freehold: Any, lam: Any, role: str) -> None:
+    big = bytes(130 * 1024 * 1024)  # zeros: a few hundred KB deflated, 130 MiB unzipped
+    first = _publish(lam, unique("big"), _deflated({"python/a.bin": big}))["LayerVersionArn"]
+    second = _publish(lam, unique("big"), _deflated({"python/b.bin": big}))["LayerVersionArn"]
+    source = b"def handler(e, c):\n    return 1\n"
+    code = _deflated({"app.py": source})
+    with pytest.raises(ClientError) as excinfo:
+        create_function(lam, role, code, Layers=[first, second])
+    assert error_of(excinfo) == (
+        "InvalidParameterValueException",
+        "Function code combined with layers exceeds the maximum allowed size of 262144000 bytes. "
+        f"The actual size is {2 * len(big) + len(source)} bytes.", 400)
+    name = create_function(lam, role, code, Layers=[first])  # one of them fits
+    with pytest.raises(ClientError) as excinfo:
+        lam.update_function_configuration(FunctionName=name, Layers=[first, second])
+    assert error_of(excinfo)[0] == "InvalidParameterValueException"
+    assert [layer["Arn"] for layer in lam.get_function_configuration(FunctionName=name)["Layers"]] == [first]
 
 
 def test_layers_survive_restart(freehold: Any, role: str) -> None:
