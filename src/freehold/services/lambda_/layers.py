@@ -224,10 +224,12 @@ class LayerOps(LambdaBase):
         return {"Policy": json.dumps(row.policy, separators=(",", ":")), "RevisionId": row.policy_revision}
 
     # -- a function's layers ---------------------------------------------------------------------------
-    def function_layers(self, ctx: RequestContext, arns: list[str], code_unzipped: int) -> list[dict[str, Any]]:
+    def function_layers(self, ctx: RequestContext, arns: list[str],
+                        code_unzipped: int | None) -> list[dict[str, Any]]:
         """Resolve a function's Layers to their content, with AWS's errors: at most 5, each an
         existing version the function's account may use, no layer twice, and code plus layers
-        within the unzipped size limit."""
+        within the unzipped size limit (checked later by the caller when the code's size is
+        not known yet: None)."""
         if len(arns) > MAX_LAYERS:
             raise ServiceError("InvalidParameterValueException", f"Cannot reference more than {MAX_LAYERS} layers.")
         resolved: list[dict[str, Any]] = []
@@ -263,7 +265,8 @@ class LayerOps(LambdaBase):
                 )
             resolved.append({"Arn": arn, "CodeSize": row.document["CodeSize"], "Blob": row.code_blob,
                              "UnzippedSize": row.document.get("UnzippedSize", 0)})
-        check_total_size(code_unzipped, resolved)
+        if code_unzipped is not None:
+            check_total_size(code_unzipped, resolved)
         return resolved
 
 

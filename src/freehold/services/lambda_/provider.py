@@ -85,7 +85,7 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, Provisioned
             raise ServiceError("ResourceConflictException", f"Function already exist: {name}", 409,
                                fields={"Type": "User"})
         self.check_role(ctx, params["Role"])
-        layers = self.function_layers(ctx, list(params.get("Layers") or []), 0)
+        layers = self.function_layers(ctx, list(params.get("Layers") or []), None)
         package = self.code_package(ctx, params["Code"], "CreateFunction")
         try:
             check_total_size(package.unzipped_size, layers)
