@@ -13,8 +13,8 @@ subdirectories (ab/cd/abcd...) so no directory grows huge. A write goes to a tem
 in the blob's own directory and is renamed into place only when complete, so a crash mid-write
 never leaves a visible, partial blob; with fsync the file is flushed before the rename and
 the directory after it, so a blob whose write returned survives power loss. Bodies are never
-held whole in memory: writes hash and write batch by batch (the digests and the write of a batch run in parallel
-threads), reads yield bounded chunks.
+held whole in memory: writes hash and write batch by batch (the digests and the write of a
+batch run in parallel threads), reads yield bounded chunks.
 
 The SQL row that references a blob is the source of truth: a provider writes the blob first,
 then commits the row; orphaned blobs (a crash between the two) can be found with iter_keys().
@@ -62,7 +62,8 @@ class BlobNotFound(LookupError):
 
 @dataclass(frozen=True)
 class BlobInfo:
-    """A stored blob: its key, size in bytes, and MD5 / SHA-256 hex digests of its content."""
+    """A stored blob: its key, size in bytes, and MD5 / SHA-256 hex digests of its content
+    (sha256 is '' when the write was asked not to compute it)."""
 
     key: str
     size: int

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -282,3 +283,59 @@ def test_crash_mid_write_leaves_no_visible_blob(tmp_path: Path, durability: str)
     assert store.remove_stale_temp_files(older_than_seconds=3600) == 0  # too young to judge
     assert store.remove_stale_temp_files(older_than_seconds=0) == 1
     assert [p for p in root.rglob("*") if p.is_file()] == []
+
+
+def test_sha256_only_when_asked_and_extra_digests_see_every_byte(store: BlobStore) -> None:
+    class Crc:
+        def __init__(self) -> None:
+            self.value = 0
+
+        def update(self, data: bytes | bytearray | memoryview) -> None:
+            self.value = zlib.crc32(data, self.value)
+
+    body = [os.urandom(700_000), b"", os.urandom(5), bytearray(os.urandom(300_000))]
+    whole = b"".join(bytes(c) for c in body)
+    crc = Crc()
+    info = store.write(body, sha256=False, extra=[crc])  # type: ignore[arg-type]
+    assert info.sha256 == "" and info.md5 == hashlib.md5(whole).hexdigest()
+    assert crc.value == zlib.crc32(whole)
+    assert b"".join(store.read_range(info.key)) == whole
+
+
+@pytest.mark.parametrize("sizes", [[1], [65536] * 40, [3 * MiB + 7], [100, 300_000, 1, 2 * MiB, 17]])
+def test_write_async_batches_keep_order_and_digests(store: BlobStore, sizes: list[int]) -> None:
+    """Batches are hashed and written in parallel threads: the bytes and digests stay exact."""
+    pieces = [os.urandom(size) for size in sizes]
+
+    async def body() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            yield piece
+            await asyncio.sleep(0)
+
+    crc_parts: list[int] = [0]
+
+    class Crc:
+        def update(self, data: bytes | bytearray | memoryview) -> None:
+            crc_parts[0] = zlib.crc32(data, crc_parts[0])
+
+    info = asyncio.run(store.write_async(body(), extra=[Crc()]))
+    whole = b"".join(pieces)
+    assert info.size == len(whole)
+    assert info.md5 == hashlib.md5(whole).hexdigest() and info.sha256 == hashlib.sha256(whole).hexdigest()
+    assert crc_parts[0] == zlib.crc32(whole)
+    with store.open(info.key) as file:
+        assert file.read() == whole
+
+
+def test_partial_writes_are_completed(store: BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """os.writev may write less than asked: the rest is written, in order."""
+    real = os.writev
+
+    def short_writev(fd: int, buffers: list[memoryview]) -> int:
+        return real(fd, [memoryview(buffers[0])[: max(1, len(buffers[0]) // 3)]])
+
+    monkeypatch.setattr(os, "writev", short_writev)
+    pieces = [os.urandom(200_000), os.urandom(100_000), os.urandom(5)]
+    info = store.write(pieces)
+    with store.open(info.key) as file:
+        assert file.read() == b"".join(pieces)
