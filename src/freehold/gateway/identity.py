@@ -172,17 +172,17 @@ def authenticate(
         if strict and not _takes_unsigned(request, service, operation):
             raise sigv4.missing_authentication_error(sigv4.error_flavor(request, None, service))
         return Principal.anonymous()
-    flavor = sigv4.error_flavor(request, info.service, service)
     issued = resolver.resolve(info.access_key_id) if resolver is not None else None
     if issued is None:
         if strict:
+            flavor = sigv4.error_flavor(request, info.service, service)
             raise sigv4.credential_error("unknown_key", flavor, info.access_key_id)
         if info.presigned:
             # Presigned URLs authorize whoever holds them: always verified (gateway/presigned.py
             # says which secrets a key freehold did not issue may have).
             _verify_with_any(request, info, presigned.dev_secrets(info.access_key_id), now, service)
         return Principal.root(root_account_for_key(info.access_key_id), info.access_key_id)
-    _check_credential(issued, info, flavor, now)
+    _check_credential(issued, info, sigv4.error_flavor(request, info.service, service), now)
     if strict or info.presigned:
         sigv4.verify_signature(request, info, issued.secret_access_key, now, service=service)
     if on_issued is not None:

@@ -309,7 +309,10 @@ def s3_host(request: HttpRequest) -> tuple[bool, str | None]:
 
 def is_website_host(request: HttpRequest) -> bool:
     """A static website endpoint host: `<bucket>.s3-website[-.]<region>.<domain>`."""
-    labels = _hostname(request).split(".")
+    host = _hostname(request)
+    if "s3-website" not in host:  # every API request: no split needed
+        return False
+    labels = host.split(".")
     return any(label.startswith("s3-website") for label in labels[1:])
 
 

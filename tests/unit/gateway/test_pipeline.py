@@ -142,3 +142,13 @@ def test_unknown_method_is_not_implemented(tmp_path: Path) -> None:
     finally:
         executor.shutdown(wait=True)
         db.close()
+
+
+def test_request_ids_are_distinct_version_4_uuids() -> None:
+    import uuid
+
+    ids = [pipeline.new_request_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:200]:
+        value = uuid.UUID(text)
+        assert str(value) == text and value.version == 4 and value.variant == uuid.RFC_4122
