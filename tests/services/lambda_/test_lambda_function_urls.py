@@ -160,6 +160,9 @@ def test_event_and_responses(freehold: Any, lam: Any, role: str) -> None:
     assert event["queryStringParameters"] == {"b": "2", "a": "1,3", "empty": ""}
     assert event["cookies"] == ["c1=v1", "c2=v2"] and "cookie" not in event["headers"]
     assert event["headers"]["x-multi"] == "one,two" and event["headers"]["host"] == urlsplit(url).netloc
+    assert event["headers"]["x-forwarded-for"] == "127.0.0.1" and event["headers"]["x-forwarded-proto"] == "http"
+    assert event["headers"]["x-forwarded-port"] == str(freehold.port)
+    assert event["headers"]["x-amzn-trace-id"].startswith("Root=1-")
     assert event["body"] == '{"x": 1}' and event["isBase64Encoded"] is False
     context = event["requestContext"]
     assert context["accountId"] == "anonymous" and context["apiId"] == url_id

@@ -99,7 +99,10 @@ def test_publish_get_list_delete(freehold: Any, lam: Any) -> None:
     by_runtime = {layer["LayerName"]: layer for layer in lam.list_layers(CompatibleRuntime="python3.11")["Layers"]}
     assert by_runtime[name]["LatestMatchingVersion"]["Version"] == 1
 
+    before = lam.get_account_settings()["AccountUsage"]["TotalCodeSize"]
     lam.delete_layer_version(LayerName=name, VersionNumber=2)
+    # Layer archives count in the account's code storage.
+    assert lam.get_account_settings()["AccountUsage"]["TotalCodeSize"] == before - len(PY_LAYER_2)
     lam.delete_layer_version(LayerName=name, VersionNumber=2)  # again: still a success, as on AWS
     with pytest.raises(ClientError) as excinfo:
         lam.get_layer_version(LayerName=name, VersionNumber=2)

@@ -322,13 +322,17 @@ class FunctionUrlOps(InvokeOps):
             return _json_response(413, {"Message": "Request Entity Too Large"}, request_id,
                                   "RequestEntityTooLargeException")
         version, spec = _choose(target.choices)
+        trace = trace_id()
+        host = request.headers.get("host") or ""
+        port = host.rsplit(":", 1)[1] if ":" in host.rsplit("]", 1)[-1] else "80"
         event = url_events.build_event(
             url_id=url_id, domain=target.domain, method=request.method, raw_path=request.path,
-            raw_query=request.query_string, headers=list(request.headers), body=body, source_ip=source_ip,
+            raw_query=request.query_string, body=body, source_ip=source_ip,
+            headers=url_events.forwarded(list(request.headers), source_ip, port, trace.split(";", 1)[0]),
             request_id=request_id, account_id=caller_account if iam is not None and caller_account else "anonymous",
             iam=iam,
         )
-        status, headers, payload = await self._run_url(version, spec, event, target.invoked_arn, request_id)
+        status, headers, payload = await self._run_url(version, spec, event, target.invoked_arn, request_id, trace)
         response = HttpResponse(status=status, body=payload)
         for name, value in headers:
             if cors and name.lower().startswith("access-control-"):
@@ -341,7 +345,7 @@ class FunctionUrlOps(InvokeOps):
         return response
 
     async def _run_url(self, version: FunctionVersion, spec: Any, event: dict[str, Any], invoked_arn: str,
-                       request_id: str) -> tuple[int, list[tuple[str, str]], bytes]:
+                       request_id: str, trace: str) -> tuple[int, list[tuple[str, str]], bytes]:
         from freehold.runtime.launch import LaunchError
         from freehold.runtime.seam import Invocation, Throttled
 
@@ -350,7 +354,7 @@ class FunctionUrlOps(InvokeOps):
         executor = self._executor
         if executor is None:
             executor = await asyncio.get_running_loop().run_in_executor(None, lambda: self.executor)
-        invocation = Invocation(spec, request_id, json.dumps(event).encode(), invoked_arn, trace_id())
+        invocation = Invocation(spec, request_id, json.dumps(event).encode(), invoked_arn, trace)
         try:
             # Straight onto the runtime loop: no worker thread waits for the function.
             result = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(executor.pool.run(invocation),

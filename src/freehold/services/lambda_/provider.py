@@ -316,6 +316,8 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, Provisioned
 
     def get_account_settings(self, ctx: RequestContext, params: Params) -> Params:
         count, size, reserved = self.store.account_usage(ctx.account_id, ctx.region)
+        # Layer archives count toward the code storage, as on AWS.
+        size += sum(int(row.document.get("CodeSize", 0)) for row in self.layer_store.versions(ctx.account_id, ctx.region))
         return {
             "AccountLimit": {
                 "TotalCodeSize": limits.TOTAL_CODE_STORAGE,

@@ -29,6 +29,18 @@ def request_time(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
 
 
+def forwarded(headers: list[tuple[str, str]], source_ip: str, port: str, trace: str) -> list[tuple[str, str]]:
+    """The request's headers as the function URL's front end passes them on: X-Forwarded-For
+    with the client's address appended, X-Forwarded-Proto/-Port of the listener, and the
+    request's X-Amzn-Trace-Id (any the client sent of these three is replaced)."""
+    replaced = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-port", "x-amzn-trace-id"}
+    chain = [value for name, value in headers if name.lower() == "x-forwarded-for"]
+    result = [(name, value) for name, value in headers if name.lower() not in replaced]
+    result += [("x-forwarded-for", ", ".join([*chain, source_ip])), ("x-forwarded-proto", "http"),
+               ("x-forwarded-port", port), ("x-amzn-trace-id", trace)]
+    return result
+
+
 def build_event(*, url_id: str, domain: str, method: str, raw_path: str, raw_query: str,
                 headers: list[tuple[str, str]], body: bytes, source_ip: str, request_id: str,
                 account_id: str = "anonymous", iam: dict[str, Any] | None = None,

@@ -40,6 +40,13 @@ def test_event_bodies_and_query() -> None:
     assert iam["requestContext"]["authorizer"] == {"iam": {"accountId": "123456789012"}}  # type: ignore[index]
 
 
+def test_forwarded_headers() -> None:
+    headers = url_events.forwarded([("Host", "h"), ("X-Forwarded-For", "1.2.3.4"), ("X-Forwarded-Proto", "ftp")],
+                                   "10.0.0.1", "8080", "Root=1-x")
+    assert headers == [("Host", "h"), ("x-forwarded-for", "1.2.3.4, 10.0.0.1"), ("x-forwarded-proto", "http"),
+                       ("x-forwarded-port", "8080"), ("x-amzn-trace-id", "Root=1-x")]
+
+
 def test_response_mapping() -> None:
     assert url_events.map_response(b'{"a": 1}') == (200, [("Content-Type", "application/json")], b'{"a": 1}')
     assert url_events.map_response(b'"hi"') == (200, [("Content-Type", "application/json")], b"hi")
