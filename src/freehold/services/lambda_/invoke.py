@@ -46,6 +46,13 @@ DEFAULT_EVENT_AGE = 21600
 CREDENTIAL_MARGIN = 300.0
 
 
+INLINE_PAYLOAD = 64 * 1024  # payloads up to this are checked on the event loop
+
+
+class _WouldBlock(Exception):
+    """Preparing this invocation needs slow I/O: done in a worker thread instead."""
+
+
 def trace_id() -> str:
     return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
 
@@ -60,6 +67,7 @@ class InvokeOps(LambdaBase):
     _executor_lock = threading.Lock()
     _zygotes_lock = threading.Lock()
     _started_zygotes: Zygotes | None = None
+    _inline = threading.local()  # set while an Invoke is prepared on the event loop
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start_execution(self) -> None:
@@ -179,6 +187,9 @@ class InvokeOps(LambdaBase):
     def _spec(self, version: FunctionVersion, reserved: int | None) -> FunctionSpec:
         from freehold.runtime.seam import FunctionSpec
 
+        if getattr(self._inline, "active", False) and (
+                version.layer_code or not self.code_trees.path(version.code.blob_key).is_dir()):
+            raise _WouldBlock()  # unpacking: not on the event loop
         owner = self.sandbox_owner(version)
         code_dir = self.code_trees.ensure(version.code.blob_key, owner)
         # The function's layers, merged in order: the sandbox's /opt.
@@ -267,8 +278,20 @@ class InvokeOps(LambdaBase):
         if self._executor is None:  # made here, on this loop (the gateway's): see `executor`
             await loop.run_in_executor(None, self._zygotes)
             _ = self.executor
-        # The lookups (SQL) run in a thread; the invocation itself on this loop.
-        prepared = await loop.run_in_executor(None, self._invoke_prepare, ctx, params)
+        # The lookups (SQL) run in a thread, or here when they cannot block for long (SQLite
+        # reads, a small payload, code already unpacked); the invocation itself on this loop.
+        prepared: Params | tuple[FunctionVersion, Invocation] | None = None
+        if (self.db.inline_writes and len(payload) <= INLINE_PAYLOAD
+                and params.get("InvocationType") in (None, "RequestResponse")):
+            self._inline.active = True
+            try:
+                prepared = self._invoke_prepare(ctx, params)
+            except _WouldBlock:
+                prepared = None
+            finally:
+                self._inline.active = False
+        if prepared is None:
+            prepared = await loop.run_in_executor(None, self._invoke_prepare, ctx, params)
         if isinstance(prepared, dict):
             return prepared
         version, invocation = prepared
