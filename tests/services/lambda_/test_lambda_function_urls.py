@@ -6,8 +6,10 @@ AWS_IAM a SigV4 signature; both need lambda:InvokeFunction via the URL too), COR
 from __future__ import annotations
 
 import base64
+import configparser
 import http.client
 import json
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +18,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
-from lambda_helpers import create_function, error_of, make_zip, unique
+from lambda_helpers import TRUST, create_function, error_of, make_zip, unique
+from support.server import FreeholdServer
 
 from freehold.services.lambda_ import url_events
 
@@ -67,10 +70,11 @@ def _public(lam: Any, name: str, qualifier: str | None = None, principal: str = 
                        Principal=principal, InvokedViaFunctionUrl=True, **extra)
 
 
-def _signed(server: Any, url: str, path: str, key: str, body: bytes = b"") -> list[tuple[str, str]]:
+def _signed(server: Any, url: str, path: str, key: str, body: bytes = b"{}",
+            secret: str = "secret") -> list[tuple[str, str]]:
     host = urlsplit(url).netloc
     request = AWSRequest(method="POST", url=f"http://{host}{path}", data=body, headers={"Host": host})
-    SigV4Auth(Credentials(key, "secret"), "lambda", "us-east-1").add_auth(request)
+    SigV4Auth(Credentials(key, secret), "lambda", "us-east-1").add_auth(request)
     return [(k, v) for k, v in request.headers.items() if k.lower() != "host"]
 
 
@@ -257,3 +261,37 @@ def test_alias_url_and_restart(freehold: Any, role: str) -> None:
         lam.get_function_url_config(FunctionName=name, Qualifier="prod")
 
 
+
+
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreeholdServer]:
+    server = FreeholdServer(tmp_path_factory.mktemp("urls-strict"), extra_args=("--strict-auth",))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_aws_iam_signature_verified_in_strict_mode(strict: FreeholdServer) -> None:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(strict.data_dir / "root-credentials")
+    key, secret = parser["freehold"]["aws_access_key_id"], parser["freehold"]["aws_secret_access_key"]
+    lam = strict.client("lambda", aws_access_key_id=key, aws_secret_access_key=secret)
+    iam = strict.client("iam", aws_access_key_id=key, aws_secret_access_key=secret)
+    role = iam.create_role(RoleName=unique("r"), AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    name = create_function(lam, role, APP)
+    url = lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")["FunctionUrl"]
+    good = _signed(strict, url, "/echo", key, secret=secret)
+    status, _, body = _request(strict, url, "POST", "/echo", b"{}", good)
+    assert status == 200, body
+    assert json.loads(body)["requestContext"]["authorizer"]["iam"]["accessKey"] == key
+    forged = _signed(strict, url, "/echo", key, secret="not-the-secret")
+    assert _request(strict, url, "POST", "/echo", b"{}", forged)[0] == 403
+    tampered = _signed(strict, url, "/echo", key, secret=secret, body=b"{}")
+    assert _request(strict, url, "POST", "/echo", b'{"changed": 1}', tampered)[0] == 403
+    # A NONE URL stays public in strict mode: no signature is asked for.
+    public = create_function(lam, role, APP)
+    open_url = lam.create_function_url_config(FunctionName=public, AuthType="NONE")["FunctionUrl"]
+    _public(lam, public)
+    assert _request(strict, open_url)[0] == 200
