@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ log = logging.getLogger("freehold.lambda")
 _HOST = re.compile(r"^([a-z0-9]{32})\.lambda-url\.[a-z0-9-]+\.")
 # Bodies above Invoke's 6 MB limit are refused by the provider; reading stops a little above it.
 BODY_LIMIT = 6 * 1024 * 1024 + 1
-_providers: dict[int, Any] = {}
+_providers: weakref.WeakKeyDictionary[Node, Any] = weakref.WeakKeyDictionary()  # node -> its Lambda provider
 
 
 def url_id_of(host: str) -> str | None:
@@ -67,11 +68,11 @@ async def serve(node: Node, url_id: str, request: HttpRequest, client: Any) -> H
     except ServiceError:
         return _text(413, "Request Entity Too Large")
     request.body, request.stream = body, None
-    provider: Any = _providers.get(id(node))
+    provider: Any = _providers.get(node)
     if provider is None:
         loop = asyncio.get_running_loop()
         provider = await loop.run_in_executor(node.executor, node.services.get, "lambda")
-        _providers[id(node)] = provider
+        _providers[node] = provider
     account, iam = _signer(node, request) if "authorization" in request.headers else (None, None)
     source_ip = client[0] if client else "127.0.0.1"
     try:
