@@ -7,7 +7,9 @@ started with AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency, never reape
 when one dies) and records the status: IN_PROGRESS until they are, then READY (FAILED when
 the function cannot initialise). At start every config goes back to IN_PROGRESS and is
 provisioned again, so configs survive restarts. An alias moved to another version is
-re-provisioned on the next pass (changes made on this node wake the worker at once).
+re-provisioned on the next pass (changes made on this node wake the worker at once). Nodes
+sharing a PostgreSQL database each keep the requested sandboxes (each node serves the
+invocations it receives); the status is the last node's report.
 
 https://docs.aws.amazon.com/lambda/latest/dg/provisioned-concurrency.html
 """
