@@ -85,8 +85,9 @@ WORKLOAD = EndpointWorkload(
     title="SNS Publish and publish → SQS fan-out",
     method=(
         f"N client processes, each with its own topic and {QUEUES} SQS queues subscribed with raw delivery. "
-        "Publish: one Publish per op (durable, with its deliveries recorded, before it is answered on freehold; "
-        "delivered in the background). Fan-out: one op publishes a unique message, then receives it (long "
+        "Publish: one Publish per op (durable before it is answered on freehold, and written into the local "
+        "SQS queues in the publish's own transaction; other protocols are delivered in the background). "
+        "Fan-out: one op publishes a unique message, then receives it (long "
         f"polling) and deletes it from each of the {QUEUES} queues, so its latency is publish → delivered "
         "everywhere, as a client sees it."
     ),
