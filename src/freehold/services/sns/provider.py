@@ -11,6 +11,7 @@ and Lambda providers' own operations.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import threading
@@ -20,7 +21,7 @@ from typing import Any, ClassVar
 
 from freehold.gateway.context import RequestContext
 from freehold.protocol.errors import ServiceError
-from freehold.services.base import Params, Provider, ServiceRuntime
+from freehold.services.base import Params, Provider, ServiceRuntime, short_sql
 from freehold.services.sns import attributes as checks
 from freehold.services.sns.models import (
     PROTOCOLS,
@@ -46,9 +47,18 @@ from freehold.services.sns.sms import SmsOperations
 from freehold.services.sns.store import SnsStore
 from freehold.services.sns.subscribing import check_endpoint, confirms_itself
 from freehold.services.sns.workers import DeliveryWorker
+from freehold.state.database import WriteLockBusy
 
 MAX_TAGS = 50
 MAX_BATCH = 10
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class SnsProvider(PlatformOperations, SmsOperations, Provider):
@@ -75,6 +85,8 @@ class SnsProvider(PlatformOperations, SmsOperations, Provider):
         self.publisher = Publisher(self.store, self.worker.transports.deliver_in_transaction)
         self._signer: Signer | None = None
         self._signer_lock = threading.Lock()
+        # Topics whose last publish was heavy (see publish).
+        self._heavy_topics: set[str] = set()
 
     def start(self) -> None:
         self.store.migrate()
@@ -85,6 +97,7 @@ class SnsProvider(PlatformOperations, SmsOperations, Provider):
 
     def reset(self) -> None:
         self._signer = None  # the key was deleted with every other row
+        self._heavy_topics.clear()
         self.worker.transports.forget_queues()
 
     @property
@@ -376,8 +389,15 @@ class SnsProvider(PlatformOperations, SmsOperations, Provider):
         return out
 
     # -- publishing ---------------------------------------------------------------------------------
+    @short_sql
     def publish(self, ctx: RequestContext, params: Params) -> Params:
+        """One write transaction (the message, its SQS deliveries, the rest's delivery rows)
+        after checks only: on SQLite it runs on the event loop while the write lock is free.
+        A topic whose last publish was heavy (many subscriptions, or signed envelopes) is
+        published from a worker thread instead, so that such work never holds the loop."""
         target = params.get("TopicArn") or params.get("TargetArn")
+        if target and target in self._heavy_topics and _on_event_loop():
+            raise WriteLockBusy("a heavy publish runs in a worker thread")  # the gateway runs it there
         phone = params.get("PhoneNumber")
         if params.get("TopicArn") and params.get("TargetArn"):
             raise invalid("Invalid parameter: TopicArn or TargetArn Reason: Only one of TopicArn or TargetArn "
@@ -397,6 +417,10 @@ class SnsProvider(PlatformOperations, SmsOperations, Provider):
         published = self.publisher.publish(target, params)
         if published.queued:
             self.worker.wake()
+        if published.heavy:
+            self._heavy_topics.add(target)
+        else:
+            self._heavy_topics.discard(target)
         out: Params = {"MessageId": published.message_id}
         if published.sequence_number is not None:
             out["SequenceNumber"] = published.sequence_number

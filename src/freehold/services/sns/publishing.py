@@ -131,7 +131,12 @@ class Published:
     message_id: str
     sequence_number: str | None = None
     queued: bool = False  # deliveries were recorded for the worker
+    # Much work in the publish itself: many subscriptions, or envelopes signed (an RSA
+    # signature costs about a millisecond) for SQS deliveries made in its transaction.
+    heavy: bool = False
 
+
+HEAVY_FAN_OUT = 16  # subscriptions beyond which a publish counts as heavy (see Published)
 
 # Delivers a message to a subscription inside the publish's transaction; False when it did
 # not (the publisher then records a delivery for the worker).
@@ -204,7 +209,9 @@ class Publisher:
             dedup_id=dedup_id, sequence_number=sequence, signature_version=topic.signature_version,
         )
         deliveries: list[PendingDelivery] = []
-        for sub in self.store.subscriptions_of_topic(topic.arn):
+        subscriptions = self.store.subscriptions_of_topic(topic.arn)
+        heavy = len(subscriptions) > HEAVY_FAN_OUT
+        for sub in subscriptions:
             if not sub.confirmed:
                 continue
             matched_text = text if structure != "json" else _protocol_text(text, sub.protocol)
@@ -216,10 +223,11 @@ class Publisher:
             if self.direct is not None and sub.protocol == "sqs" \
                     and (order_key is None or not self.store.has_pending(order_key)) \
                     and self.direct(message, sub):
+                heavy = heavy or not sub.raw
                 continue
             deliveries.append(PendingDelivery(sub.arn, order_key))
         self.store.enqueue(message, deliveries, now)
-        return Published(message.message_id, sequence, queued=bool(deliveries))
+        return Published(message.message_id, sequence, queued=bool(deliveries), heavy=heavy)
 
     def confirmation(self, topic: Topic, token: str, now: float, sub_arn: str) -> None:
         """Record the SubscriptionConfirmation an http/https/email subscription is sent."""
