@@ -8,6 +8,7 @@ import http.client
 import io
 import json
 import subprocess
+import urllib.error
 import urllib.request
 import zipfile
 from typing import Any
@@ -286,7 +287,8 @@ def test_code_and_layers_over_the_unzipped_limit(freehold: Any, lam: Any, role: 
 def test_layers_survive_restart(freehold: Any, role: str) -> None:
     lam = freehold.client("lambda")
     name = unique("durable")
-    arn = _publish(lam, name, Description="kept")["LayerVersionArn"]
+    published = _publish(lam, name, Description="kept")
+    arn, location = published["LayerVersionArn"], published["Content"]["Location"]
     lam.add_layer_version_permission(LayerName=name, VersionNumber=1, StatementId="all",
                                      Action="lambda:GetLayerVersion", Principal="*")
     function = create_function(lam, role, PY_APP, Layers=[arn])
@@ -297,6 +299,13 @@ def test_layers_survive_restart(freehold: Any, role: str) -> None:
     assert _invoke(lam, function, {})["word"] == "from-layer-one"
     assert _publish(lam, name)["Version"] == 2
     assert lam.list_layer_versions(LayerName=name)["LayerVersions"][0]["Description"] == ""
+    # The deleted version's content goes once the last function using it does.
+    with urllib.request.urlopen(location, timeout=10) as response:
+        assert response.read() == PY_LAYER
+    lam.delete_function(FunctionName=function)
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        urllib.request.urlopen(location, timeout=10)
+    assert excinfo.value.code == 404
 
 
 def test_aws_cli_layers_and_function_url(freehold: Any, lam: Any, role: str, tmp_path: Any) -> None:

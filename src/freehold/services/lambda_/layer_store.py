@@ -107,6 +107,14 @@ class LayerStore:
             used = tx.query_one("SELECT 1 FROM lambda_versions WHERE config LIKE ?", (f"%{blob}%",))
         return None if used else blob
 
+    def unused(self, blob: str) -> bool:
+        """Whether a layer's content is no longer needed: its version was deleted and no function
+        version uses it. Once true it stays true (a deleted version cannot be added again)."""
+        with self.db.transaction() as tx:
+            if tx.query_one("SELECT 1 FROM lambda_layer_versions WHERE code_blob = ?", (blob,)) is not None:
+                return False
+            return tx.query_one("SELECT 1 FROM lambda_versions WHERE config LIKE ?", (f"%{blob}%",)) is None
+
     def put_policy(self, row: LayerVersionRow, policy: dict[str, Any] | None, revision: str | None,
                    expected_revision: str | None) -> bool:
         """Replace the policy if its RevisionId is still `expected_revision` (optimistic)."""

@@ -196,6 +196,7 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, Provisioned
             self.latest(ref)  # deleted meanwhile: its 404, not a conflict
             raise lost_race(ref.arn, params.get("RevisionId"))
         self._forget_code(change.orphans)  # none: the code is unchanged
+        self._forget_layers([latest])
         self.url_targets.clear()
         output = updated.configuration()
         output.update(LastUpdateStatus="InProgress")
@@ -222,11 +223,14 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, Provisioned
                     f"Unable to delete version because the following aliases reference it: {using}", 409,
                     fields={"Type": "User"},
                 )
+            gone = [v for v in [self.store.get_version(ref.account_id, ref.region, ref.name, ref.qualifier)] if v]
             orphans = self.store.delete_version(ref.account_id, ref.region, ref.name, ref.qualifier)
         else:
+            gone = self.store.list_versions(ref.account_id, ref.region, ref.name)
             orphans = self.store.delete_function(ref.account_id, ref.region, ref.name)
             self.forget_function(ref.arn)
         self._forget_code(orphans)
+        self._forget_layers(gone)
         self.url_targets.clear()
         return {}
 
@@ -237,6 +241,13 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, Provisioned
         for blob_key in orphans:
             self.blobs.delete(blob_key)
             self.code_trees.remove(blob_key)
+
+    def _forget_layers(self, versions: list[FunctionVersion]) -> None:
+        """Delete the content of layer versions that were deleted while these function versions
+        used them, once nothing uses it any more."""
+        for blob in {layer["Blob"] for version in versions for layer in version.layer_code}:
+            if self.layer_store.unused(blob):
+                self.blobs.delete(blob)
 
     def _unpack(self, version: FunctionVersion) -> None:
         """Unpack a version's package ahead of its first invocation. A concurrent update may
