@@ -1,5 +1,7 @@
-"""Two freehold nodes on one PostgreSQL database: a message sent through node A wakes a long
-poll waiting on node B at once (LISTEN/NOTIFY), not at B's next timed re-check."""
+"""Two freehold nodes on one PostgreSQL database: a message sent through node A (SendMessage,
+SendMessageBatch, a visibility change, an SNS publish) wakes a long poll waiting on node B at
+once (LISTEN/NOTIFY), not at B's next timed re-check; and B's listener comes back after its
+connection is killed."""
 
 from __future__ import annotations
 
@@ -126,4 +128,24 @@ def test_a_listener_that_lost_its_connection_comes_back(nodes: tuple[FreeholdSer
     sqs_a.send_message(QueueUrl=url, MessageBody="after reconnecting")
     thread.join(25)
     assert [m["Body"] for m in out["answer"]["Messages"]] == ["after reconnecting"]
+    assert out["returned"] - sent < 2.0
+
+
+def test_an_sns_publish_on_one_node_wakes_a_long_poll_on_another(nodes: tuple[FreeholdServer, ...]) -> None:
+    """SNS writes the message into the queue in the publish's transaction, whose NOTIFY wakes B."""
+    a, b = nodes
+    sns_a, sqs_a, sqs_b = a.client("sns"), a.client("sqs"), b.client("sqs")
+    name = f"cluster-fan-{uuid.uuid4().hex[:8]}"
+    url = sqs_a.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs_a.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = sns_a.create_topic(Name=name)["TopicArn"]
+    sns_a.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    sqs_b.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    _wait_listening(b)
+    thread, out = _receive_in_thread(sqs_b, url, 20)
+    time.sleep(0.5)
+    sent = time.monotonic()
+    sns_a.publish(TopicArn=topic, Message="published on A")
+    thread.join(25)
+    assert [m["Body"] for m in out["answer"]["Messages"]] == ["published on A"]
     assert out["returned"] - sent < 2.0
