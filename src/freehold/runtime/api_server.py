@@ -17,7 +17,7 @@ import socket
 import struct
 import sys
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 PREFIX = "/2018-06-01/runtime/"
 MAX_HEADER = 64 * 1024
@@ -122,8 +122,8 @@ def peer_uid_netlink(peer: tuple[str, int], local: tuple[str, int]) -> int | Non
         return None
 
 
-def _peer_allowed(writer: asyncio.StreamWriter, allowed_uid: int) -> bool:
-    peer, local = writer.get_extra_info("peername"), writer.get_extra_info("sockname")
+def _peer_allowed(transport: asyncio.BaseTransport, allowed_uid: int) -> bool:
+    peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
     if not peer or not local:
         return False
     pair = ((peer[0], peer[1]), (local[0], local[1]))
@@ -134,111 +134,213 @@ def _peer_allowed(writer: asyncio.StreamWriter, allowed_uid: int) -> bool:
 
 
 FORBIDDEN = json_response(403, {"errorMessage": "Forbidden", "errorType": "AccessDenied"})
+BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+TOO_LARGE = json.dumps({
+    "errorMessage": f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE} bytes).",
+    "errorType": "Function.ResponseSizeTooLarge"}).encode()
+TOO_LARGE_ANSWER = json_response(413, {"errorMessage": f"Exceeded maximum allowed payload size ({MAX_RESPONSE} bytes).",
+                                       "errorType": "RequestEntityTooLarge"})
+NOT_FOUND = json_response(404, {"errorMessage": "Not Found", "errorType": "NotFound"})
 
 
 class RequestError(Exception):
     pass
 
 
-async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str], bytes] | None:
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError:
-        return None
-    except asyncio.LimitOverrunError:
-        raise RequestError("header too large") from None
-    lines = head.decode("latin-1").split("\r\n")
-    try:
-        method, target, _ = lines[0].split(" ", 2)
-    except ValueError:
-        raise RequestError("bad request line") from None
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if ":" in line:
-            key, _, value = line.partition(":")
-            headers[key.strip().lower()] = value.strip()
-    if headers.get("transfer-encoding", "").lower() == "chunked":
-        chunks = bytearray()
-        while True:
-            size_line = await reader.readuntil(b"\r\n")
-            size = int(size_line.split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                await reader.readuntil(b"\r\n")
-                break
-            if len(chunks) + size > MAX_RESPONSE + 1:
-                raise RequestError("too large")
-            chunks += await reader.readexactly(size)
-            await reader.readexactly(2)
-        return method, target, headers, bytes(chunks)
-    length = int(headers.get("content-length") or 0)
-    if length > MAX_RESPONSE + 1:
-        # Read and drop it: the runtime gets 413 and the invocation fails as too large.
-        remaining = length
-        while remaining:
-            chunk = await reader.read(min(remaining, 1 << 20))
-            if not chunk:
+Request = tuple[str, str, dict[str, str], bytes]
+
+
+class RuntimeApiProtocol(asyncio.Protocol):
+    """One connection of a sandbox's runtime: HTTP/1.1 requests parsed from what arrives, one
+    at a time (a runtime waits for each answer; /next is answered when an invocation comes).
+
+    With `allowed_uid`, the connection is served only when its client socket belongs to that
+    uid (the sandbox's own): every sandbox shares the host's loopback, so without this check
+    any function could find other sandboxes' ports and take their invocations. The check is
+    one sock_diag question to the kernel per connection, at accept."""
+
+    def __init__(self, handler: RuntimeApiHandler, allowed_uid: int | None = None) -> None:
+        self.handler = handler
+        self.allowed_uid = allowed_uid
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiting: asyncio.Task[ApiResponse] | None = None  # an answer not given yet (/next)
+        self.discard = 0  # bytes of a too large body still to drop
+        self.discarded: tuple[str, str, dict[str, str]] | None = None
+        self.eof = False  # the runtime is done sending: close once its answers are out
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # (uvloop's transports are not asyncio.Transport subclasses, but behave as one)
+        self.transport = cast(asyncio.Transport, transport)
+        if self.allowed_uid is not None and not _peer_allowed(transport, self.allowed_uid):
+            self.transport.write(_encode(FORBIDDEN, close=True))
+            self.transport.close()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._close_if_done()
+        return True  # half-closed: answers still go out
+
+    def _close_if_done(self) -> None:
+        if self.eof and self.waiting is None and self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiting is not None:
+            self.waiting.cancel()
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        if self.discard:
+            dropped = min(self.discard, len(data))
+            self.discard -= dropped
+            data = data[dropped:]
+            if self.discard or self.discarded is None:
+                return
+            method, target, headers = self.discarded
+            self.discarded = None
+            self._answer(_route_now(self.handler, method, target, headers, b""))
+        self.buffer += data
+        self._serve()
+
+    def _serve(self) -> None:
+        """Answer every complete request in the buffer, in order, while no answer is pending."""
+        while self.waiting is None and self.transport is not None and not self.discard:
+            try:
+                request = self._take_request()
+            except (RequestError, ValueError):
+                self.transport.write(BAD_REQUEST)
+                self.transport.close()
+                return
+            if request is None:
+                if len(self.buffer) > MAX_HEADER + MAX_RESPONSE + 64:
+                    self.transport.write(BAD_REQUEST)
+                    self.transport.close()
+                return
+            method, target, headers, body = request
+            if method == "GET" and target.split("?", 1)[0] == PREFIX + "invocation/next":
+                self.waiting = asyncio.ensure_future(self.handler.next_invocation())
+                self.waiting.add_done_callback(self._answered)
+                return
+            self._answer(_route_now(self.handler, method, target, headers, body))
+
+    def _answered(self, task: asyncio.Task[ApiResponse]) -> None:
+        self.waiting = None
+        if task.cancelled() or self.transport is None:
+            return
+        error = task.exception()
+        if error is not None:
+            self.transport.close()
+            return
+        self._answer(task.result())
+        self._serve()
+        self._close_if_done()
+
+    def _answer(self, response: ApiResponse) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(_encode(response))
+
+    def _take_request(self) -> Request | None:
+        """The next whole request out of the buffer, or None until more arrives."""
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.buffer) > MAX_HEADER:
+                raise RequestError("header too large")
+            return None
+        lines = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
+        try:
+            method, target, _ = lines[0].split(" ", 2)
+        except ValueError:
+            raise RequestError("bad request line") from None
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            if ":" in line:
+                key, _, value = line.partition(":")
+                headers[key.strip().lower()] = value.strip()
+        start = end + 4
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            taken = _chunked(self.buffer, start)
+            if taken is None:
                 return None
-            remaining -= len(chunk)
-        return method, target, {**headers, "x-freehold-too-large": "1"}, b""
-    body = await reader.readexactly(length) if length else b""
-    return method, target, headers, body
+            body, consumed = taken
+            del self.buffer[:consumed]
+            return method, target, headers, body
+        length = int(headers.get("content-length") or 0)
+        if length < 0:
+            raise RequestError("bad length")
+        if length > MAX_RESPONSE + 1:
+            # Dropped as it arrives: the runtime gets 413 and the invocation fails as too large.
+            headers["x-freehold-too-large"] = "1"
+            available = len(self.buffer) - start
+            if available >= length:
+                del self.buffer[:start + length]
+                return method, target, headers, b""
+            del self.buffer[:]
+            self.discard = length - available
+            self.discarded = (method, target, headers)
+            return None
+        if len(self.buffer) - start < length:
+            return None
+        body = bytes(self.buffer[start:start + length])
+        del self.buffer[:start + length]
+        return method, target, headers, body
 
 
-async def _route(handler: RuntimeApiHandler, method: str, target: str, headers: dict[str, str],
-                 body: bytes) -> ApiResponse:
+def _chunked(buffer: bytearray, start: int) -> tuple[bytes, int] | None:
+    """A chunked body starting at `start`: (body, bytes consumed in all) or None if incomplete."""
+    body = bytearray()
+    position = start
+    while True:
+        line_end = buffer.find(b"\r\n", position)
+        if line_end < 0:
+            return None
+        size = int(bytes(buffer[position:line_end]).split(b";")[0].strip() or b"0", 16)
+        if size < 0:
+            raise RequestError("bad chunk size")
+        position = line_end + 2
+        if size == 0:
+            trailer_end = buffer.find(b"\r\n", position)
+            if trailer_end < 0:
+                return None
+            return bytes(body), trailer_end + 2
+        if len(body) + size > MAX_RESPONSE + 1:
+            raise RequestError("too large")
+        if len(buffer) < position + size + 2:
+            return None
+        body += buffer[position:position + size]
+        position += size + 2
+
+
+def _route_now(handler: RuntimeApiHandler, method: str, target: str, headers: dict[str, str],
+               body: bytes) -> ApiResponse:
+    """Every endpoint but /next (answered later, see RuntimeApiProtocol)."""
     path = target.split("?", 1)[0]
     if not path.startswith(PREFIX):
-        return json_response(404, {"errorMessage": "Not Found", "errorType": "NotFound"})
+        return NOT_FOUND
     rest = path[len(PREFIX):]
     error_type = headers.get("lambda-runtime-function-error-type", "")
-    if rest == "invocation/next" and method == "GET":
-        return await handler.next_invocation()
     if rest == "init/error" and method == "POST":
         return handler.init_error(body, error_type)
     parts = rest.split("/")
     if len(parts) == 3 and parts[0] == "invocation" and method == "POST":
         if parts[2] == "response":
             if headers.get("x-freehold-too-large"):
-                handler.invocation_error(parts[1], json.dumps({
-                    "errorMessage": f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE} bytes).",
-                    "errorType": "Function.ResponseSizeTooLarge"}).encode(), "Function.ResponseSizeTooLarge")
-                return json_response(413, {
-                    "errorMessage": f"Exceeded maximum allowed payload size ({MAX_RESPONSE} bytes).",
-                    "errorType": "RequestEntityTooLarge"})
+                handler.invocation_error(parts[1], TOO_LARGE, "Function.ResponseSizeTooLarge")
+                return TOO_LARGE_ANSWER
             return handler.invocation_response(parts[1], body)
         if parts[2] == "error":
             return handler.invocation_error(parts[1], body, error_type)
-    return json_response(404, {"errorMessage": "Not Found", "errorType": "NotFound"})
+    return NOT_FOUND
 
 
-async def serve_connection(handler: RuntimeApiHandler, reader: asyncio.StreamReader,
-                           writer: asyncio.StreamWriter, allowed_uid: int | None = None) -> None:
-    """Requests of one keep-alive connection, one after another.
-
-    With `allowed_uid`, the connection is served only when its client socket belongs to that
-    uid (the sandbox's own): every sandbox shares the host's loopback, so without this check
-    any function could find other sandboxes' ports in /proc/net/tcp and take their
-    invocations. The check costs one read of /proc/net/tcp per connection, at accept."""
-    try:
-        if allowed_uid is not None and not _peer_allowed(writer, allowed_uid):
-            writer.write(_encode(FORBIDDEN, close=True))
-            await writer.drain()
-            return
-        while True:
-            try:
-                request = await _read_request(reader)
-            except (RequestError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-                writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                break
-            if request is None:
-                break
-            response = await _route(handler, *request)
-            writer.write(_encode(response))
-            await writer.drain()
-    except (ConnectionError, asyncio.CancelledError):
-        pass
-    finally:
-        writer.close()
+async def listen(handler: RuntimeApiHandler, host: str = "127.0.0.1", port: int = 0,
+                 allowed_uid: int | None = None) -> asyncio.base_events.Server:
+    """A Runtime API server for one sandbox (`handler`), on the running loop."""
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: RuntimeApiProtocol(handler, allowed_uid), host, port)
+    return server
 
 
 def _encode(response: ApiResponse, close: bool = False) -> bytes:

@@ -120,10 +120,7 @@ class Sandbox:
     # -- process ---------------------------------------------------------------------------------
     async def listen(self, peer_uid: int | None = None) -> str:
         """Open the Runtime API; with `peer_uid`, only sockets of that uid are served."""
-        self.server = await asyncio.start_server(
-            lambda r, w: api_server.serve_connection(self, r, w, peer_uid), "127.0.0.1", 0,
-            limit=api_server.MAX_HEADER,
-        )
+        self.server = await api_server.listen(self, "127.0.0.1", 0, peer_uid)
         self.port = self.server.sockets[0].getsockname()[1]
         return f"127.0.0.1:{self.port}"
 

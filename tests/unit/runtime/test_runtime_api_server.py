@@ -38,8 +38,7 @@ class Recorder:
 
 async def _exchange(raw: bytes, allowed_uid: int | None = None) -> tuple[bytes, Recorder]:
     recorder = Recorder()
-    server = await asyncio.start_server(
-        lambda r, w: api_server.serve_connection(recorder, r, w, allowed_uid), "127.0.0.1", 0)
+    server = await api_server.listen(recorder, "127.0.0.1", 0, allowed_uid)
     port = server.sockets[0].getsockname()[1]
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(raw)
@@ -182,3 +181,50 @@ def test_diag_request_layout() -> None:
     assert request[24:28] == (50000).to_bytes(2, "big") + (8080).to_bytes(2, "big")
     assert request[28:32] == socket.inet_aton("127.0.0.1") and request[44:48] == socket.inet_aton("127.0.0.2")
     assert api_server.diag_uid(b"") is None
+
+
+async def _exchange_in_pieces(raw: bytes, piece: int) -> tuple[bytes, Recorder]:
+    recorder = Recorder()
+    server = await api_server.listen(recorder, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for start in range(0, len(raw), piece):
+        writer.write(raw[start:start + piece])
+        await writer.drain()
+        await asyncio.sleep(0.0005)
+    writer.write_eof()
+    data = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    server.close()
+    return data, recorder
+
+
+def test_requests_arriving_in_pieces() -> None:
+    raw = (b"POST /2018-06-01/runtime/invocation/rid/response HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+           b"POST /2018-06-01/runtime/invocation/rid/error HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+           b"Lambda-Runtime-Function-Error-Type: Oops\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+           b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+    data, recorder = asyncio.run(_exchange_in_pieces(raw, 7))
+    assert recorder.calls == [("response", "rid", b"hello", ""), ("error", "rid", b"abcde", "Oops")]
+    assert data.count(b"HTTP/1.1 202") == 2 and data.endswith(b'{"k": 1}')
+
+
+def test_too_large_response_dropped_as_it_arrives_then_served_again() -> None:
+    big = api_server.MAX_RESPONSE + 10
+    raw = (b"POST /2018-06-01/runtime/invocation/rid/response HTTP/1.1\r\nContent-Length: "
+           + str(big).encode() + b"\r\n\r\n" + b"x" * big
+           + b"POST /2018-06-01/runtime/invocation/rid/error HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+    data, recorder = asyncio.run(_exchange_in_pieces(raw, 1 << 20))
+    assert data.startswith(b"HTTP/1.1 413") and data.count(b"HTTP/1.1 202") == 1
+    assert [call[0] for call in recorder.calls] == ["error", "error"]
+    assert recorder.calls[0][3] == "Function.ResponseSizeTooLarge"
+
+
+def test_too_large_response_arriving_whole_keeps_what_follows() -> None:
+    big = api_server.MAX_RESPONSE + 10
+    raw = (b"POST /2018-06-01/runtime/invocation/rid/response HTTP/1.1\r\nContent-Length: "
+           + str(big).encode() + b"\r\n\r\n" + b"x" * big
+           + b"POST /2018-06-01/runtime/invocation/rid/error HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+    data, recorder = asyncio.run(_exchange_in_pieces(raw, len(raw)))
+    assert data.startswith(b"HTTP/1.1 413") and data.count(b"HTTP/1.1 202") == 1
+    assert [call[0] for call in recorder.calls] == ["error", "error"]
