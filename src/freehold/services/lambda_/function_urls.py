@@ -356,9 +356,8 @@ class FunctionUrlOps(InvokeOps):
             executor = await asyncio.get_running_loop().run_in_executor(None, lambda: self.executor)
         invocation = Invocation(spec, request_id, json.dumps(event).encode(), invoked_arn, trace)
         try:
-            # Straight onto the runtime loop: no worker thread waits for the function.
-            result = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(executor.pool.run(invocation),
-                                                                                executor.loop))
+            # Straight to the warm pool (on this loop when it runs here): no worker thread waits.
+            result = await executor.run(invocation)
         except Throttled:
             return 429, [("Content-Type", "application/json")], b'{"Message":"Rate Exceeded."}'
         except LaunchError as error:
