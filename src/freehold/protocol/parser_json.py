@@ -181,7 +181,15 @@ class TreeReader:
         def read_structure(value: Any, path: Path) -> Any:
             if not isinstance(value, dict):
                 raise mismatch(value, "a Structure", path)
-            if len(value) < count:
+            size = len(value)
+            if size == 1 and count > 1:
+                # One key (an AttributeValue: one of ten members), the hottest case of all.
+                for key, item in value.items():
+                    entry = by_wire.get(key)
+                    if entry is None or item is None:
+                        return {}
+                    return {entry[1]: entry[2](item, (path, entry[3], False))}
+            if size < count:
                 # Few keys of many members (an AttributeValue has one of ten): walk the keys,
                 # keep the model's order (validation messages list failures in that order).
                 found = []

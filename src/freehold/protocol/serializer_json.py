@@ -173,8 +173,12 @@ def to_json(shape: Any, value: Any) -> Any:
     return value if convert is None else convert(value)
 
 
+# One encoder for every answer (json.dumps with options builds a new one per call).
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
 def dumps(document: Any) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    return _encode(document).encode("utf-8")
 
 
 class _JsonFamily(ResponseSerializer):

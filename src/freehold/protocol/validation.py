@@ -374,7 +374,12 @@ def validate(
         return
     rule = rule_for(service)
     checker = _Checker(rule, patterns)
-    check(checker, params, None)
+    try:
+        check(checker, params, None)
+    except RecursionError:
+        # A recursive shape nested deeper than Python's stack (the parsers stop at the same
+        # depth, so this is a near miss of theirs): bad input, not a crash.
+        raise ServiceError(rule.code, "The request is nested too deeply", rule.status) from None
     if not checker.failures:
         return
     if checker.missing and rule.missing_style == "parameter":

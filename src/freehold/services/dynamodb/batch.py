@@ -81,6 +81,8 @@ def batch_write(
     item: Item | None
     for name, writes in requests.items():
         table = lookup(name)
+        schema = table.schema
+        indexed = bool(table.indexes)
         seen = set()
         for write in writes:
             put, delete = write.get("PutRequest"), write.get("DeleteRequest")
@@ -91,13 +93,14 @@ def batch_write(
                 )
             if put is not None:
                 item = check_item(put["Item"])
-                table.schema.check_item_keys(item)
-                check_index_keys(table, item)
-                key = table.schema.key_of(item)
+                schema.check_item_keys(item)
+                if indexed:
+                    check_index_keys(table, item)
+                key = schema.key_of(item)
             else:
-                key = check_item(table.schema.check_key(delete["Key"]))
+                key = check_item(schema.check_key(delete["Key"]))
                 item = None
-            encoded = table.schema.encode(key)
+            encoded = schema.encode(key)
             if encoded in seen:
                 raise validation("Provided list of item keys contains duplicates")
             seen.add(encoded)

@@ -110,9 +110,9 @@ class ItemEngine:
 
     def put_blind(self, table: Table, puts: list[tuple[EncodedKey, Item]]) -> None:
         """Store items whatever was there before (only when `blind_puts(table, ...)`)."""
-        rows = []
-        for tkey, item in puts:
-            rows.append((tkey, encode_item(item), checked_size(item, False), ttl_expiry(table, item)))
+        with_ttl = table.ttl_attribute is not None
+        rows = [(tkey, encode_item(item), checked_size(item, False), ttl_expiry(table, item) if with_ttl else None)
+                for tkey, item in puts]
         self.store.upsert_items(table.table_id, rows)
 
     def write(

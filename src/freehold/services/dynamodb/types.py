@@ -143,10 +143,19 @@ class ValueChecker:
         return members
 
 
+_AS_IS = frozenset({"S", "B", "BOOL"})
+
+
 def check_item(item: Item) -> Item:
     """A validated, normalized copy of an item's attributes."""
     checker = ValueChecker()
-    return {name: checker.check(value) for name, value in item.items()}
+    result: Item = {}
+    for name, value in item.items():
+        if type(value) is dict and len(value) == 1 and not _AS_IS.isdisjoint(value):
+            result[name] = value  # what ValueChecker.check answers for these, without the walk
+        else:
+            result[name] = checker.check(value)
+    return result
 
 
 # -- sizes ------------------------------------------------------------------------------
