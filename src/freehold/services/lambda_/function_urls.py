@@ -40,7 +40,8 @@ from freehold.protocol.errors import ServiceError
 from freehold.protocol.http import HttpRequest, HttpResponse
 from freehold.services.base import Params
 from freehold.services.lambda_ import limits, url_events
-from freehold.services.lambda_.invoke import InvokeOps, trace_id
+from freehold.gateway.pipeline import new_request_id
+from freehold.services.lambda_.invoke import InvokeOps
 from freehold.services.lambda_.logs import LogBatch
 from freehold.services.lambda_.models import FunctionVersion
 from freehold.services.lambda_.names import VERSION_PATTERN, FunctionRef
@@ -51,6 +52,15 @@ log = logging.getLogger("freehold.lambda")
 CACHE_SECONDS = 1.0
 _QUALIFIER = re.compile(r"^(?!\d+$)[0-9a-zA-Z-_]+$")
 _URL_ALPHABET = string.ascii_lowercase + string.digits
+
+
+_random = random.Random()  # seeded from os.urandom: ids need uniqueness, not secrecy
+
+
+def _trace_id() -> str:
+    """An X-Ray trace header for one request, drawn without a system call."""
+    return (f"Root=1-{int(time.time()):08x}-{_random.getrandbits(96):024x};"
+            f"Parent={_random.getrandbits(64):016x};Sampled=0")
 
 
 def url_timestamp() -> str:
@@ -300,7 +310,7 @@ class FunctionUrlOps(InvokeOps):
                         caller_account: str | None, iam: dict[str, Any] | None) -> HttpResponse:
         """Answer one request to a function URL. `caller_account`/`iam`: the SigV4 signer, if
         the request was signed (the gateway verified it as its mode says)."""
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         loop = asyncio.get_running_loop()
         target = await self._target(url_id, loop)
         if target is None:
@@ -322,7 +332,7 @@ class FunctionUrlOps(InvokeOps):
             return _json_response(413, {"Message": "Request Entity Too Large"}, request_id,
                                   "RequestEntityTooLargeException")
         version, spec = _choose(target.choices)
-        trace = trace_id()
+        trace = _trace_id()
         host = request.headers.get("host") or ""
         port = host.rsplit(":", 1)[1] if ":" in host.rsplit("]", 1)[-1] else "80"
         event = url_events.build_event(
