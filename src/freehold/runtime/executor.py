@@ -49,10 +49,17 @@ def prepare_sdk(target: Path) -> str:
     return str(target)
 
 
+def _prepare_cgroup_parent(rungs: isolation.Isolation) -> None:
+    if rungs.cgroup_parent and not os.path.isdir(rungs.cgroup_parent):
+        cgroups.remove_stale(rungs.cgroup_parent)
+        os.makedirs(rungs.cgroup_parent, exist_ok=True)
+
+
 def start_zygotes(data_dir: Path) -> Zygotes:
     """The zygotes of a node, the default Python's started now (blocks ~0.5 s): what an Executor
     made later adopts, so that it is ready before the first invocation."""
     rungs = isolation.detect()
+    _prepare_cgroup_parent(rungs)  # the blanks' memory cgroups go there, from the start
     sdk_dir = prepare_sdk(data_dir.resolve() / "lambda" / "sdk")
     zygotes = Zygotes(sdk_dir, lambda python: launch.profile(rungs, python, sdk_dir))
     try:
@@ -72,9 +79,7 @@ class Executor:
         self.credentials = credentials
         self.cached_credentials = cached_credentials  # without blocking: None when not cached
         self.isolation = isolation.detect()
-        if self.isolation.cgroup_parent:
-            cgroups.remove_stale(self.isolation.cgroup_parent)
-            os.makedirs(self.isolation.cgroup_parent, exist_ok=True)
+        _prepare_cgroup_parent(self.isolation)
         self.sdk_dir = prepare_sdk(self.data_dir / "lambda" / "sdk")
         self.uids = isolation.SandboxUids()
         self.zygotes = zygotes if zygotes is not None else Zygotes(self.sdk_dir, self._profile)

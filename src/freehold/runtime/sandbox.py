@@ -215,13 +215,16 @@ class Sandbox:
     def max_memory_mb(self) -> int:
         if self.cgroup is not None:
             return self.cgroup.max_used_mb()
-        try:
-            for line in open(f"/proc/{self.pid}/status"):
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) // 1024
+        try:  # read on every invocation: no text layer
+            fd = os.open(f"/proc/{self.pid}/status", os.O_RDONLY)
+            try:
+                status = os.read(fd, 8192)
+            finally:
+                os.close(fd)
+            start = status.index(b"VmHWM:") + 6
+            return int(status[start:status.index(b"kB", start)]) // 1024
         except (OSError, ValueError):
-            pass
-        return 0
+            return 0
 
     async def invoke(self, invocation: Invocation) -> InvocationResult:
         cold = self.invocations == 0

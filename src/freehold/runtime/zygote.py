@@ -32,9 +32,11 @@ import selectors
 import signal
 import socket
 import sys
+import time
 import traceback
 
 PR_SET_PDEATHSIG = 1
+REFILL_DELAY = 0.03  # seconds between handing a blank out and forking its successor
 MAX_ASSIGNMENT = 1 << 20  # a spawn request: environment (4 KB on AWS), binds, credentials
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -297,8 +299,10 @@ class Zygote:
         selector.register(wake_r, selectors.EVENT_READ)
         buffer = b""
         fds = []
+        refill_at = 0.0
         while True:
-            for key, _ in selector.select():
+            timeout = None if not refill_at else max(0.0, refill_at - time.monotonic())
+            for key, _ in selector.select(timeout):
                 if key.fileobj == wake_r:
                     try:
                         os.read(wake_r, 4096)
@@ -322,8 +326,14 @@ class Zygote:
                     count = int(request.pop("fds", 1))
                     taken, fds = fds[:count], fds[count:]
                     self.spawn(request, taken)
+                    # The next blank is forked a moment later: its fork and mounts would
+                    # otherwise compete for the CPU (and the kernel's mount lock) with the
+                    # sandbox starting now.
+                    refill_at = time.monotonic() + REFILL_DELAY
             self.reap()
-            self.refill()
+            if not refill_at or time.monotonic() >= refill_at:
+                refill_at = 0.0
+                self.refill()
 
 
 def preload(client_dir, sdk_dir):

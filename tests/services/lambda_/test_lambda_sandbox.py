@@ -74,6 +74,14 @@ def handler(event, context):
     return {"api": own, "uid": os.getuid()}
 '''})
 
+HOG_PY = make_zip({"app.py": '''
+def handler(event, context):
+    hog = bytearray(event["mb"] * 1024 * 1024)
+    for index in range(0, len(hog), 4096):
+        hog[index] = 1
+    return len(hog)
+'''})
+
 WITH_SDK_PY = make_zip({"app.py": '''
 import boto3
 
@@ -115,6 +123,17 @@ def invoke(lam: Any, name: str, event: Any = None) -> Any:
     body = json.loads(answer["Payload"].read() or b"null")
     assert "FunctionError" not in answer, (body, base64.b64decode(answer["LogResult"]).decode())
     return body
+
+
+def test_memory_limit_holds_from_the_very_first_sandbox(lam: Any, role: str, rungs: dict[str, Any]) -> None:
+    """The first sandboxes of a node come from blanks forked as its zygote started: they too
+    run in a memory cgroup of MemorySize (first in this module: nothing ran before it)."""
+    if not rungs["memory_cgroup"]:
+        pytest.skip("no writable memory cgroup on this host")
+    name = create_function(lam, role, HOG_PY, FunctionName=unique("hog"), MemorySize=128)
+    answer = lam.invoke(FunctionName=name, Payload=json.dumps({"mb": 300}).encode())
+    body = json.loads(answer["Payload"].read())
+    assert answer.get("FunctionError") == "Unhandled" and body["errorType"] == "Runtime.OutOfMemory", body
 
 
 def test_health_reports_the_rungs(rungs: dict[str, Any]) -> None:
