@@ -110,6 +110,10 @@ def run_blank(profile, channel, cgroup=""):
     except BaseException:
         setup_error = "freehold sandbox: " + traceback.format_exc()
     try:
+        sys.modules["freehold_sdk_warmup"].prefault()
+    except Exception:
+        pass  # no SDK here: nothing to prefault
+    try:
         data, fds, _, _ = socket.recv_fds(channel, MAX_ASSIGNMENT, 4)
     except OSError:
         os._exit(0)
