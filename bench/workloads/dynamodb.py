@@ -8,6 +8,7 @@ items, through BatchWriteItem. Then four loads, one after the other:
   GetItem         each client reads random keys among the loaded items (ConsistentRead)
   Query           each client queries one random partition: 100 items per call
   BatchWriteItem  each client writes 25 items per call under its own partition
+and PutItem, GetItem and BatchWriteItem again from light wire clients (bench/wire.py).
 Every answer is checked (a wrong or empty answer counts as a failure, not a fast call).
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 from bench.clients import client
 from bench.load import LoadOptions, Operation, drive
 from bench.measure import Metric
+from bench.wire import WireClient
 from bench.workloads.base import EndpointWorkload, Measured, Options
 
 TABLE = "bench-ddb"
@@ -133,7 +135,58 @@ def batch_write_op(endpoint: str, index: int) -> Operation:
     return batch_write_item
 
 
-LOADS = (("PutItem", put_item_op), ("GetItem", get_item_op), ("Query", query_op), ("BatchWriteItem", batch_write_op))
+# The same three write/read loads from light clients (bench/wire.py): the servers' capacity,
+# with less of the clients' own CPU in the way on a shared 2-core machine.
+def wire_put_item_op(endpoint: str, index: int) -> Operation:
+    url, _ = _split(endpoint)
+    ddb = WireClient("dynamodb", url)
+    counter = iter(range(10**9))
+
+    def put_item() -> None:
+        number = next(counter) % 1000
+        ddb.call("PutItem", {"TableName": TABLE,
+                             "Item": {"pk": {"S": f"wput-{index}"}, "sk": {"N": str(number)}, "v": {"S": PAYLOAD}}})
+
+    return put_item
+
+
+def wire_get_item_op(endpoint: str, index: int) -> Operation:
+    url, items = _split(endpoint)
+    ddb = WireClient("dynamodb", url)
+    rng = random.Random(2000 + index)
+
+    def get_item() -> None:
+        number = rng.randrange(items)
+        partition, position = divmod(number, PARTITION_SIZE)
+        answer = ddb.call_json("GetItem", {"TableName": TABLE, "ConsistentRead": True,
+                                           "Key": {"pk": {"S": f"p{partition}"}, "sk": {"N": str(position)}}})
+        if answer.get("Item", {}).get("n") != {"N": str(number)}:
+            raise WrongAnswer(f"GetItem of item {number} answered {answer.get('Item')}")
+
+    return get_item
+
+
+def wire_batch_write_op(endpoint: str, index: int) -> Operation:
+    url, _ = _split(endpoint)
+    ddb = WireClient("dynamodb", url)
+    counter = iter(range(10**9))
+
+    def batch_write_item() -> None:
+        base = (next(counter) % 40) * 25
+        writes = [{"PutRequest": {"Item": {"pk": {"S": f"wbatch-{index}"}, "sk": {"N": str(base + i)}, "v": {"S": "value"}}}}
+                  for i in range(25)]
+        answer = ddb.call_json("BatchWriteItem", {"RequestItems": {TABLE: writes}})
+        if answer.get("UnprocessedItems"):
+            raise WrongAnswer("BatchWriteItem left items unprocessed")
+
+    return batch_write_item
+
+
+LOADS = (
+    ("PutItem", put_item_op), ("GetItem", get_item_op), ("Query", query_op), ("BatchWriteItem", batch_write_op),
+    ("PutItem (wire clients)", wire_put_item_op), ("GetItem (wire clients)", wire_get_item_op),
+    ("BatchWriteItem (wire clients)", wire_batch_write_op),
+)
 
 
 def measure_dynamodb(endpoint: str, options: Options) -> Measured:
@@ -159,7 +212,10 @@ WORKLOAD = EndpointWorkload(
         "One table loaded through BatchWriteItem (100,000 items in partitions of 100; 2,000 in quick runs), "
         "then N client processes with their own boto3 clients run each operation back to back for the "
         "measured window: PutItem of 1 KB items, consistent GetItem of random loaded keys, Query of one "
-        "random 100-item partition, BatchWriteItem of 25 items. Every answer is checked."
+        "random 100-item partition, BatchWriteItem of 25 items. Every answer is checked. The '(wire clients)' "
+        "rows repeat PutItem, GetItem and BatchWriteItem from light clients (botocore's SigV4 signer over one "
+        "keep-alive connection, no boto3 call machinery: bench/wire.py), which leave more of the 2 shared "
+        "cores to the server."
     ),
     run=measure_dynamodb,
 )

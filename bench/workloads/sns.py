@@ -11,6 +11,7 @@ from typing import Any
 from bench.clients import client
 from bench.load import LoadOptions, Operation, drive
 from bench.measure import Metric
+from bench.wire import WireClient
 from bench.workloads.base import EndpointWorkload, Measured, Options
 
 QUEUES = 3  # SQS subscriptions per topic
@@ -66,6 +67,41 @@ def fan_out_op(endpoint: str, index: int) -> Operation:
     return publish_and_receive_everywhere
 
 
+def wire_publish_op(endpoint: str, index: int) -> Operation:
+    _, _, topic, _ = _fan_out(endpoint, f"wpublish-{index}")
+    sns = WireClient("sns", endpoint)
+
+    def publish() -> None:
+        if b"<MessageId>" not in sns.call("Publish", {"TopicArn": topic, "Message": "order 12345 paid"}):
+            raise WrongAnswer("Publish without MessageId")
+
+    return publish
+
+
+def wire_fan_out_op(endpoint: str, index: int) -> Operation:
+    _, _, topic, urls = _fan_out(endpoint, f"wfanout-{index}")
+    sns, sqs = WireClient("sns", endpoint), WireClient("sqs", endpoint)
+
+    def publish_and_receive_everywhere() -> None:
+        body = f"order {uuid.uuid4().hex}"
+        sns.call("Publish", {"TopicArn": topic, "Message": body})
+        deadline = time.monotonic() + FAN_OUT_TIMEOUT
+        for url in urls:
+            while True:
+                messages = sqs.call_json(
+                    "ReceiveMessage", {"QueueUrl": url, "MaxNumberOfMessages": 1, "WaitTimeSeconds": 2},
+                ).get("Messages")
+                if messages:
+                    if messages[0]["Body"] != body:
+                        raise WrongAnswer(f"queue {url} received {messages[0]['Body']!r}, not {body!r}")
+                    sqs.call("DeleteMessage", {"QueueUrl": url, "ReceiptHandle": messages[0]["ReceiptHandle"]})
+                    break
+                if time.monotonic() > deadline:
+                    raise WrongAnswer(f"the message did not reach {url} within {FAN_OUT_TIMEOUT}s")
+
+    return publish_and_receive_everywhere
+
+
 def _named(prefix: str, metrics: list[Metric]) -> list[Metric]:
     return [replace(metric, name=f"{prefix} {metric.name}") for metric in metrics]
 
@@ -74,10 +110,17 @@ def measure_sns(endpoint: str, options: Options) -> Measured:
     load = LoadOptions(clients=options.clients, duration=options.duration, warmup=options.warmup)
     publish = drive(publish_op, endpoint, load)
     fan_out = drive(fan_out_op, endpoint, load)
-    metrics = _named("Publish", publish.metrics) + _named("Publish→SQS fan-out", fan_out.metrics)
-    notes = [f"Publish: {note}" for note in publish.notes] + [f"fan-out: {note}" for note in fan_out.notes]
+    wire_publish = drive(wire_publish_op, endpoint, load)
+    wire_fan_out = drive(wire_fan_out_op, endpoint, load)
+    metrics = (_named("Publish", publish.metrics) + _named("Publish→SQS fan-out", fan_out.metrics)
+               + _named("Publish (wire clients)", wire_publish.metrics)
+               + _named("Publish→SQS fan-out (wire clients)", wire_fan_out.metrics))
+    notes = ([f"Publish: {note}" for note in publish.notes] + [f"fan-out: {note}" for note in fan_out.notes]
+             + [f"Publish (wire): {note}" for note in wire_publish.notes]
+             + [f"fan-out (wire): {note}" for note in wire_fan_out.notes])
     # A fan-out op is one Publish plus a ReceiveMessage and a DeleteMessage per queue.
-    return Measured(metrics, notes, calls=publish.calls + fan_out.calls * (1 + 2 * QUEUES))
+    calls = publish.calls + wire_publish.calls + (fan_out.calls + wire_fan_out.calls) * (1 + 2 * QUEUES)
+    return Measured(metrics, notes, calls=calls)
 
 
 WORKLOAD = EndpointWorkload(
@@ -89,7 +132,9 @@ WORKLOAD = EndpointWorkload(
         "SQS queues in the publish's own transaction; other protocols are delivered in the background). "
         "Fan-out: one op publishes a unique message, then receives it (long "
         f"polling) and deletes it from each of the {QUEUES} queues, so its latency is publish → delivered "
-        "everywhere, as a client sees it."
+        "everywhere, as a client sees it. The '(wire clients)' rows repeat both from light clients (botocore's "
+        "SigV4 signer over one keep-alive connection, no boto3 call machinery: bench/wire.py), which leave "
+        "more of the 2 shared cores to the server."
     ),
     run=measure_sns,
 )
