@@ -36,6 +36,7 @@ import time
 import traceback
 
 PR_SET_PDEATHSIG = 1
+BLANK_NICENESS = 10  # of a blank sandbox until it is given a function
 REFILL_DELAY = 0.03  # seconds between handing a blank out and forking its successor
 MAX_ASSIGNMENT = 1 << 20  # a spawn request: environment (4 KB on AWS), binds, credentials
 
@@ -89,6 +90,10 @@ def run_blank(profile, channel, cgroup=""):
         os.closerange(channel.fileno() + 1, 65536)
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        # Getting ready is background work: it yields the CPU to sandboxes starting now (as
+        # root only: without privileges the niceness could not be given back).
+        if os.geteuid() == 0:
+            os.setpriority(os.PRIO_PROCESS, 0, BLANK_NICENESS)
         if cgroup:
             with open(os.path.join(cgroup, "cgroup.procs"), "w") as procs:
                 procs.write("0")  # this process (and so every process of the sandbox)
@@ -127,6 +132,8 @@ def run_sandbox(spec, fds, setup_error):
     """The function's part, in the blank: never returns."""
     code = 1
     try:
+        if os.geteuid() == 0:
+            os.setpriority(os.PRIO_PROCESS, 0, 0)  # a function's priority (the blank was niced)
         out_fd = fds[0]
         os.dup2(out_fd, 1)
         os.dup2(out_fd, 2)
