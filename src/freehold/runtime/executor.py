@@ -81,7 +81,8 @@ class Executor:
         self.isolation = isolation.detect()
         _prepare_cgroup_parent(self.isolation)
         self.sdk_dir = prepare_sdk(self.data_dir / "lambda" / "sdk")
-        self.uids = isolation.SandboxUids()
+        self.uids = isolation.SandboxUids(*isolation.claim_uid_block()) if self.isolation.uid_per_function \
+            else isolation.SandboxUids()
         self.zygotes = zygotes if zygotes is not None else Zygotes(self.sdk_dir, self._profile)
         self._spawn_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="freehold-spawn")
         self.pool = WarmPool(self._spawn, idle_seconds=idle_seconds, max_sandboxes=max_sandboxes,

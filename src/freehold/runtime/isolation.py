@@ -14,6 +14,7 @@ there), and a memory cgroup (v1 `memory` controller) for MemorySize where writab
 from __future__ import annotations
 
 import collections
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -71,6 +72,36 @@ def function_owner(account_id: str, region: str, name: str) -> tuple[int, int]:
     digest = hashlib.sha256(f"{account_id}:{region}:{name}".encode()).digest()
     uid = UID_BASE + int.from_bytes(digest[:4], "big") % UID_SPAN
     return uid, uid
+
+
+UID_BLOCKS = 16  # nodes on one host that get sandbox uids of their own
+LOCK_DIR = "/run/freehold"
+_held_locks: list[int] = []  # lock files kept open (so locked) for the life of the process
+
+
+def claim_uid_block(directory: str = LOCK_DIR) -> tuple[int, int]:
+    """(base, span) of sandbox uids no other freehold node on this host uses: the block whose
+    lock file this process could lock (the kernel drops the lock when the process ends, even
+    killed). Without it two nodes would give their sandboxes the same uids, and each node's
+    Runtime API check (by uid) could not tell them apart."""
+    span = SANDBOX_UID_SPAN // UID_BLOCKS
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    except OSError:
+        return SANDBOX_UID_BASE, SANDBOX_UID_SPAN
+    for block in range(UID_BLOCKS):
+        try:
+            fd = os.open(os.path.join(directory, f"sandbox-uids-{block}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        _held_locks.append(fd)
+        return SANDBOX_UID_BASE + block * span, span
+    return SANDBOX_UID_BASE, SANDBOX_UID_SPAN  # every block taken: shared, as before
 
 
 class SandboxUids:

@@ -228,3 +228,12 @@ def test_too_large_response_arriving_whole_keeps_what_follows() -> None:
     data, recorder = asyncio.run(_exchange_in_pieces(raw, len(raw)))
     assert data.startswith(b"HTTP/1.1 413") and data.count(b"HTTP/1.1 202") == 1
     assert [call[0] for call in recorder.calls] == ["error", "error"]
+
+
+def test_uid_blocks_are_claimed_once_per_process_lock(tmp_path: Path) -> None:
+    from freehold.runtime import isolation
+
+    first = isolation.claim_uid_block(str(tmp_path))
+    second = isolation.claim_uid_block(str(tmp_path))
+    assert first != second and first[1] == second[1] == isolation.SANDBOX_UID_SPAN // isolation.UID_BLOCKS
+    assert abs(first[0] - second[0]) >= first[1]  # disjoint ranges
