@@ -15,6 +15,7 @@ import inspect
 import keyword
 import logging
 import threading
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -59,6 +60,16 @@ def provider_class(service: str) -> type[Provider] | None:
     raise LookupError(f"{provider_module(service)} declares no Provider with service = {service!r}")
 
 
+# True inside the short-lived loop `_complete` runs an in-process call on: a provider must not
+# bind long-lived work (Lambda's warm pool) to that loop, which closes when the call returns.
+_ON_TRANSIENT_LOOP: ContextVar[bool] = ContextVar("freehold_on_transient_loop", default=False)
+
+
+def on_transient_loop() -> bool:
+    """Whether the running loop is one `_complete` made for a single in-process call."""
+    return _ON_TRANSIENT_LOOP.get()
+
+
 def _complete(awaitable: Any, service: str, operation: str) -> Any:
     """The result of an `async def` provider method called in process from a plain thread (a
     background worker): it runs to completion on a loop of its own. On an event loop's thread
@@ -67,6 +78,7 @@ def _complete(awaitable: Any, service: str, operation: str) -> Any:
         asyncio.get_running_loop()
     except RuntimeError:
         async def run() -> Any:
+            _ON_TRANSIENT_LOOP.set(True)
             return await awaitable
 
         return asyncio.run(run())

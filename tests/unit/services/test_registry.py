@@ -44,8 +44,12 @@ def test_async_provider_methods_can_be_called_in_process_from_threads(tmp_path: 
         async def get_caller_identity(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
             import asyncio
 
+            from freehold.services.registry import on_transient_loop
+
             await asyncio.sleep(0)
-            return {"Account": ctx.account_id, "Arn": "arn", "UserId": "id"}
+            # The loop of an in-process call from a thread closes when the call returns: the
+            # provider is told so (Lambda must not bind its warm pool to it).
+            return {"Account": ctx.account_id, "Arn": "arn", "UserId": str(on_transient_loop())}
 
     settings = Settings(data_dir=Path(str(tmp_path)))
     db = open_database(settings)
@@ -58,7 +62,7 @@ def test_async_provider_methods_can_be_called_in_process_from_threads(tmp_path: 
     worker = threading.Thread(target=lambda: answers.append(services.call("sts", ctx, "GetCallerIdentity", {})))
     worker.start()
     worker.join(10)
-    assert answers == [{"Account": "123456789012", "Arn": "arn", "UserId": "id"}]
+    assert answers == [{"Account": "123456789012", "Arn": "arn", "UserId": "True"}]
 
     async def from_a_loop() -> None:
         with pytest.raises(ServiceError) as info:
@@ -68,4 +72,10 @@ def test_async_provider_methods_can_be_called_in_process_from_threads(tmp_path: 
     import asyncio
 
     asyncio.run(from_a_loop())
+    from freehold.services.registry import on_transient_loop
+
+    async def on_an_ordinary_loop() -> bool:
+        return on_transient_loop()
+
+    assert asyncio.run(on_an_ordinary_loop()) is False
     db.close()

@@ -531,10 +531,16 @@ class InvokeOps(LambdaBase):
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The gateway's loop when called on it; None on a plain thread or on the throwaway loop of
+    an in-process call from a background thread (SNS delivering to a function, say), which
+    closes as soon as that call returns."""
+    from freehold.services.registry import on_transient_loop
+
     try:
-        return asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
     except RuntimeError:
         return None
+    return None if on_transient_loop() else loop
 
 
 def _invoke_output(version: FunctionVersion, result: InvocationResult, params: Params) -> Params:
