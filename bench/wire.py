@@ -21,7 +21,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from botocore.auth import SigV4Auth
+from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -32,6 +32,7 @@ PROTOCOLS: dict[str, tuple[str, str | None, str]] = {
     "dynamodb": ("dynamodb", "DynamoDB_20120810", "1.0"),
     "sqs": ("sqs", "AmazonSQS", "1.0"),
     "sns": ("sns", None, "2010-03-31"),
+    "s3": ("s3", None, ""),  # REST: use `rest`
 }
 
 
@@ -48,7 +49,8 @@ class WireClient:
         self.port = parts.port or 80
         self.url = f"http://{self.host}:{self.port}/"
         self.signing_name, self.target_prefix, self.version = PROTOCOLS[service]
-        self.signer = SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), self.signing_name, REGION)
+        signer = S3SigV4Auth if service == "s3" else SigV4Auth  # S3 signs x-amz-content-sha256 too
+        self.signer = signer(Credentials(ACCESS_KEY, SECRET_KEY), self.signing_name, REGION)
         self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
 
     def call(self, operation: str, params: dict[str, Any]) -> bytes:
@@ -73,6 +75,21 @@ class WireClient:
             raise
         if response.status != 200:
             raise WireError(f"{operation}: HTTP {response.status}: {answer[:300]!r}")
+        return answer
+
+    def rest(self, method: str, path: str, body: bytes = b"") -> bytes:
+        """The raw body of a 2xx answer to a REST request (`path` already URL-encoded)."""
+        request = AWSRequest(method=method, url=f"http://{self.host}:{self.port}{path}", data=body)
+        self.signer.add_auth(request)
+        try:
+            self.connection.request(method, path, body=body or None, headers=dict(request.headers.items()))
+            response = self.connection.getresponse()
+            answer = response.read()
+        except (OSError, http.client.HTTPException):
+            self.connection.close()
+            raise
+        if not 200 <= response.status < 300:
+            raise WireError(f"{method} {path}: HTTP {response.status}: {answer[:300]!r}")
         return answer
 
     def call_json(self, operation: str, params: dict[str, Any]) -> Any:

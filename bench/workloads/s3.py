@@ -21,6 +21,7 @@ from bench.measure import Metric
 from bench.peers import Peer
 from bench.procfs import tree_cpu_seconds, tree_rss_bytes
 from bench.server import start
+from bench.wire import WireClient
 from bench.workloads.base import LifecycleWorkload, Measured, Options, Target
 
 SMALL = b"x" * 1024
@@ -54,6 +55,35 @@ def get_small_op(endpoint: str, index: int) -> Operation:
 
     def get_object() -> None:
         body = s3.get_object(Bucket=bucket, Key="small")["Body"].read()
+        if len(body) != len(SMALL):
+            raise WrongAnswer(f"GetObject returned {len(body)} bytes instead of {len(SMALL)}")
+
+    return get_object
+
+
+# The same two loads from light clients (bench/wire.py): S3 SigV4 (payload hash signed) over one
+# keep-alive connection, path-style, without boto3's call machinery.
+def wire_put_small_op(endpoint: str, index: int) -> Operation:
+    bucket = f"bench-wput-{index}-{uuid.uuid4().hex[:8]}"
+    client("s3", endpoint).create_bucket(Bucket=bucket)
+    s3 = WireClient("s3", endpoint)
+    counter = iter(range(10**9))
+
+    def put_object() -> None:
+        s3.rest("PUT", f"/{bucket}/k{next(counter) % 1000}", SMALL)
+
+    return put_object
+
+
+def wire_get_small_op(endpoint: str, index: int) -> Operation:
+    bucket = f"bench-wget-{index}-{uuid.uuid4().hex[:8]}"
+    setup = client("s3", endpoint)
+    setup.create_bucket(Bucket=bucket)
+    setup.put_object(Bucket=bucket, Key="small", Body=SMALL)
+    s3 = WireClient("s3", endpoint)
+
+    def get_object() -> None:
+        body = s3.rest("GET", f"/{bucket}/small")
         if len(body) != len(SMALL):
             raise WrongAnswer(f"GetObject returned {len(body)} bytes instead of {len(SMALL)}")
 
@@ -148,7 +178,11 @@ def measure_s3(peer: Peer, options: Options) -> Measured:
         cpu_puts = tree_cpu_seconds(server.pid)
         gets = drive(get_small_op, endpoint, load)
         cpu_gets = tree_cpu_seconds(server.pid)
+        wire_puts = drive(wire_put_small_op, endpoint, load)
+        wire_gets = drive(wire_get_small_op, endpoint, load)
         notes += [f"PutObject 1 KiB: {puts.notes[0]}", f"GetObject 1 KiB: {gets.notes[0]}"]
+        notes += [f"PutObject 1 KiB (wire clients): {wire_puts.notes[0]}",
+                  f"GetObject 1 KiB (wire clients): {wire_gets.notes[0]}"]
         notes += [f"PutObject 1 KiB: {n}" for n in puts.notes[1:]] + [f"GetObject 1 KiB: {n}" for n in gets.notes[1:]]
         s3 = client("s3", endpoint)
         bucket = f"bench-large-{uuid.uuid4().hex[:8]}"
@@ -171,7 +205,8 @@ def measure_s3(peer: Peer, options: Options) -> Measured:
             cpu_after_gets = tree_cpu_seconds(server.pid)
         peak = max(sampler.samples or [baseline])
     throughput = {name: metric for name, metric in (
-        ("PutObject 1 KiB", puts.metrics[0]), ("GetObject 1 KiB", gets.metrics[0]))}
+        ("PutObject 1 KiB", puts.metrics[0]), ("GetObject 1 KiB", gets.metrics[0]),
+        ("PutObject 1 KiB (wire clients)", wire_puts.metrics[0]), ("GetObject 1 KiB (wire clients)", wire_gets.metrics[0]))}
     metrics = [Metric(name, metric.value, "ops/s", "higher") for name, metric in throughput.items()]
     # The server's own CPU per call (setup calls included): what the clients sharing the cores
     # cannot distort, as the runner reports for endpoint workloads.
@@ -190,7 +225,7 @@ def measure_s3(peer: Peer, options: Options) -> Measured:
     ]
     notes.append(f"256 MiB transfers: best of {MOVES} each way, streamed through presigned URLs; "
                  f"RSS before {baseline / 1048576:.0f} MiB, {len(sampler.samples)} samples")
-    return Measured(metrics, notes, calls=puts.calls + gets.calls + 2 * MOVES)
+    return Measured(metrics, notes, calls=puts.calls + gets.calls + wire_puts.calls + wire_gets.calls + 2 * MOVES)
 
 
 WORKLOAD = LifecycleWorkload(
@@ -198,7 +233,8 @@ WORKLOAD = LifecycleWorkload(
     title="S3 objects: small ops, large transfers, memory",
     method=(
         "1 KiB PutObject and GetObject from N boto3 client processes (closed loop, as the sts "
-        "workload); then 4 x 256 MiB PUT and GET through presigned URLs with a plain streaming HTTP "
+        "workload), and again from light clients ('wire clients': botocore's S3 SigV4 signer over one "
+        "keep-alive connection, no boto3 call machinery: bench/wire.py); then 4 x 256 MiB PUT and GET through presigned URLs with a plain streaming HTTP "
         "client (no client hashing), best transfer reported in MB/s; the server tree's RSS sampled "
         "every 50 ms during that 1 GiB each way."
     ),
