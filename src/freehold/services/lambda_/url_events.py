@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -102,10 +103,19 @@ def build_event(*, url_id: str, domain: str, method: str, raw_path: str, raw_que
     return event
 
 
+# RFC 9110 token characters (header names), and what no header value may hold.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FORBIDDEN_IN_VALUE = re.compile(r"[\r\n\x00]")
+_HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te",
+                         "trailer", "proxy-connection"})
+
+
 def map_response(payload: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
     """(status, headers, body) of the function's result. A JSON object with a statusCode is a
     response (statusCode, headers, cookies, body, isBase64Encoded); any other valid JSON is the
-    body of a 200 application/json answer (a JSON string: its text)."""
+    body of a 200 application/json answer (a JSON string: its text). A response that cannot be
+    sent as HTTP (a status outside 100-599, a header name that is not a token, CR/LF/NUL in a
+    value, a body that is not base64 when it says it is) raises ValueError: AWS answers 502."""
     try:
         result = json.loads(payload) if payload else None
     except (ValueError, UnicodeDecodeError):
@@ -114,13 +124,31 @@ def map_response(payload: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         if isinstance(result, str):
             return 200, [("Content-Type", "application/json")], result.encode()
         return 200, [("Content-Type", "application/json")], payload
-    status = int(result["statusCode"])
+    status = result["statusCode"]
+    if isinstance(status, bool) or not isinstance(status, (int, str)) or not str(status).isdigit() \
+            or not 100 <= int(status) <= 599:
+        raise ValueError(f"statusCode {status!r} is not an HTTP status")
+    status = int(status)
     headers: list[tuple[str, str]] = []
-    for name, value in (result.get("headers") or {}).items():
-        headers.append((str(name), value if isinstance(value, str) else json.dumps(value)))
+    raw_headers = result.get("headers") or {}
+    if not isinstance(raw_headers, dict):
+        raise ValueError("headers is not an object")
+    for name, value in raw_headers.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        if not _TOKEN.fullmatch(str(name)) or _FORBIDDEN_IN_VALUE.search(text):
+            raise ValueError(f"header {name!r} cannot be sent")
+        # The front end frames the answer itself: a function's own framing headers would
+        # contradict the body it really sent.
+        if str(name).lower() not in _HOP_BY_HOP:
+            headers.append((str(name), text))
     if not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("Content-Type", "application/json"))
-    for cookie in result.get("cookies") or []:
+    cookies = result.get("cookies") or []
+    if not isinstance(cookies, list):
+        raise ValueError("cookies is not a list")
+    for cookie in cookies:
+        if _FORBIDDEN_IN_VALUE.search(str(cookie)):
+            raise ValueError("a cookie cannot be sent")
         headers.append(("Set-Cookie", str(cookie)))
     raw = result.get("body")
     if raw is None:
@@ -128,7 +156,7 @@ def map_response(payload: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
     elif not isinstance(raw, str):
         body = json.dumps(raw).encode()
     elif result.get("isBase64Encoded"):
-        body = base64.b64decode(raw)
+        body = base64.b64decode(raw, validate=True)  # binascii.Error is a ValueError: 502
     else:
         body = raw.encode()
     return status, headers, body

@@ -59,3 +59,31 @@ def test_response_mapping() -> None:
         "isBase64Encoded": True}).encode())
     assert body == b"\x89PNG" and headers == [("content-type", "image/png")]
     assert url_events.map_response(b'{"statusCode": 204}')[::2] == (204, b"")
+
+
+def test_responses_that_cannot_be_sent_are_refused() -> None:
+    """AWS answers 502 for these; the caller turns the ValueError into that 502. Before, they
+    broke the HTTP connection (bad status, CR/LF in a header) or truncated the body."""
+    import pytest
+
+    bad = [
+        {"statusCode": 0}, {"statusCode": -5}, {"statusCode": 99999}, {"statusCode": True},
+        {"statusCode": "abc"}, {"statusCode": 2.5},
+        {"statusCode": 200, "headers": {"X-A": "one\r\nInjected: yes"}},
+        {"statusCode": 200, "headers": {"bad name": "x"}},
+        {"statusCode": 200, "headers": ["not", "an", "object"]},
+        {"statusCode": 200, "cookies": ["a=b\r\nX: y"]},
+        {"statusCode": 200, "body": "!!!", "isBase64Encoded": True},
+    ]
+    for response in bad:
+        with pytest.raises(ValueError):
+            url_events.map_response(json.dumps(response).encode())
+
+
+def test_framing_headers_of_the_function_are_dropped() -> None:
+    status, headers, body = url_events.map_response(json.dumps({
+        "statusCode": "201", "body": "hello world",
+        "headers": {"Content-Length": "5", "Transfer-Encoding": "chunked", "Connection": "close", "X-Ok": "1"},
+    }).encode())
+    assert (status, body) == (201, b"hello world")
+    assert [name for name, _ in headers] == ["X-Ok", "Content-Type"]
