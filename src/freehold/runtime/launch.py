@@ -1,5 +1,6 @@
 """The launch plan of a sandbox: its environment as AWS sets it, its command, its filesystem
-view, uid, rlimits and cgroup: the JSON the zygote forks a sandbox from.
+view, uid, rlimits and cgroup: the JSON a blank sandbox is given (from freehold over the
+blank's own channel, never through the zygote: runtime/zygotes.py).
 
 https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
 """
@@ -116,8 +117,8 @@ def plan(spec: FunctionSpec, isolation: Isolation, *, api: str, stream: str, cre
          endpoint: str, sdk_dir: str, data_dir: str, zygote_python: str,
          runtime_interpreter: Interpreter | None, cgroup: str | None,
          uid: tuple[int, int] | None = None) -> dict[str, Any]:
-    """The zygote's spawn request for one sandbox of `spec`: what a blank sandbox (see
-    `profile`) is given to become this function's. `uid` is the sandbox's own (uid, gid)."""
+    """The assignment of one sandbox of `spec`: what a blank sandbox (see `profile`) is
+    given to become this function's. `uid` is the sandbox's own (uid, gid)."""
     namespaced = isolation.mount_namespace
     task_root = TASK_ROOT if namespaced else str(spec.code_dir)
     # Layers: at /opt in a mount namespace; else the search paths point at the merged tree.

@@ -9,15 +9,20 @@ inherited Unix stream socket <fd>, one JSON line each:
   minimal root tree: runtime/sandbox_root.py). The zygote then keeps n *blank* sandboxes
   forked ahead of demand, off the request path: each already made its session, namespaces and
   root tree and waits, still root, to be given a function.
-- a spawn request, with the sandbox's output pipe attached (SCM_RIGHTS): a blank is handed the
-  function's part (its code and layers, /tmp size, uid, cgroup, rlimits, environment) over its
-  own channel; it binds those, drops to its uid and either runs the Python runtime client
-  in-process (Python functions of this interpreter's version: no exec, modules already loaded)
-  or execs its command (Node.js, provided bootstraps). Then a new blank is forked.
+- {"take": id, "memory_mb": n}: hand a blank out. The zygote gives the blank's memory cgroup
+  its limit and answers {"spawned": id, "pid": n, "cgroup": path} with the blank's own channel
+  attached (SCM_RIGHTS); then a new blank is forked. The function's part (its code and layers,
+  /tmp size, uid, rlimits, environment and credentials, its output pipe) goes from freehold
+  straight to the blank over that channel: the zygote never holds a byte of it, so no blank
+  it forks later starts with a copy of an earlier function's secrets (on AWS, execution
+  environments never share memory across functions). The blank binds those, drops to its uid
+  and either runs the Python runtime client in-process (Python functions of this
+  interpreter's version: no exec, modules already loaded) or execs its command (Node.js,
+  provided bootstraps).
 
-Replies and notices are JSON lines: {"spawned": id, "pid": n} | {"failed": id, "error": s} |
-{"exited": pid, "status": waitstatus}. The zygote dies with its parent (PR_SET_PDEATHSIG), and
-every sandbox with the zygote.
+Replies and notices are JSON lines: {"spawned": id, "pid": n, "cgroup": s} | {"failed": id,
+"error": s} | {"exited": pid, "status": waitstatus}. The zygote dies with its parent
+(PR_SET_PDEATHSIG), and every sandbox with the zygote.
 
 This file must run on every Python a function may use (3.9+): no freehold imports, stdlib only.
 """
@@ -38,7 +43,8 @@ import traceback
 PR_SET_PDEATHSIG = 1
 BLANK_NICENESS = 10  # of a blank sandbox until it is given a function
 REFILL_DELAY = 0.03  # seconds between handing a blank out and forking its successor
-MAX_ASSIGNMENT = 1 << 20  # a spawn request: environment (4 KB on AWS), binds, credentials
+MAX_ASSIGNMENT = 1 << 20  # a blank's assignment: environment (4 KB on AWS), binds, credentials
+HAND_OUT_TRIES = 3  # blanks tried (each given its memory limit) before a take fails
 
 _libc = ctypes.CDLL(None, use_errno=True)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -241,38 +247,31 @@ class Zygote:
             if self.fork_blank() is None:
                 return
 
-    def spawn(self, request, fds):
-        """Hand the request to a blank (a new one when none is left); reply with its pid."""
-        out_fd = fds[0]
-        for extra in fds[1:]:
-            os.close(extra)
-        message = json.dumps(request).encode()
-        cgroup_fd = None
-        try:
-            if request.get("cgroup"):
-                cgroup_fd = os.open(os.path.join(request["cgroup"], "cgroup.procs"), os.O_WRONLY)
-            while True:
-                if not self.blanks and self.fork_blank() is None:
-                    raise OSError(errno.EAGAIN, "cannot fork")
-                pid, channel, cgroup = self.blanks.pop(0)
-                self.blank_pids.pop(pid, None)
-                try:
-                    if cgroup and request.get("memory_mb"):
-                        limit_memory(cgroup, int(request["memory_mb"]))
-                    socket.send_fds(channel, [message], [out_fd] + ([cgroup_fd] if cgroup_fd is not None else []))
-                    break
-                except OSError:
-                    continue  # that blank died; it is reaped as an unknown child
-                finally:
-                    channel.close()
-        except OSError as error:
-            self.send({"failed": request["id"], "error": str(error)})
+    def hand_out(self, request):
+        """Give freehold a blank's channel (SCM_RIGHTS) and its pid; forget the blank. Only
+        the take's id and memory size come here: never anything of the function."""
+        error = "no blank"
+        for _ in range(HAND_OUT_TRIES):
+            if not self.blanks and self.fork_blank() is None:
+                error = "cannot fork"
+                break
+            pid, channel, cgroup = self.blanks.pop(0)
+            try:
+                if cgroup and request.get("memory_mb"):
+                    limit_memory(cgroup, int(request["memory_mb"]))
+            except OSError as failure:
+                error = str(failure)
+                channel.close()  # that blank ends (reaped as a blank, its cgroup removed)
+                continue
+            # From now on its exit is freehold's to hear about.
+            self.blank_pids.pop(pid, None)
+            reply = {"spawned": request["id"], "pid": pid, "cgroup": cgroup}
+            try:
+                socket.send_fds(self.sock, [(json.dumps(reply) + "\n").encode()], [channel.fileno()])
+            finally:
+                channel.close()
             return
-        finally:
-            os.close(out_fd)
-            if cgroup_fd is not None:
-                os.close(cgroup_fd)
-        self.send({"spawned": request["id"], "pid": pid, "cgroup": cgroup})
+        self.send({"failed": request["id"], "error": error})
 
     def reap(self):
         while True:
@@ -309,7 +308,6 @@ class Zygote:
         selector.register(self.sock, selectors.EVENT_READ)
         selector.register(wake_r, selectors.EVENT_READ)
         buffer = b""
-        fds = []
         refill_at = 0.0
         while True:
             timeout = None if not refill_at else max(0.0, refill_at - time.monotonic())
@@ -320,11 +318,12 @@ class Zygote:
                     except BlockingIOError:
                         pass
                     continue
-                data, new_fds, _, _ = socket.recv_fds(self.sock, 1 << 20, 16)
+                data, stray_fds, _, _ = socket.recv_fds(self.sock, 65536, 16)
+                for stray in stray_fds:  # freehold sends none: nothing of a function comes here
+                    os.close(stray)
                 if not data:
                     os._exit(0)
                 buffer += data
-                fds.extend(new_fds)
                 while b"\n" in buffer:
                     line, buffer = buffer.split(b"\n", 1)
                     request = json.loads(line)
@@ -334,9 +333,7 @@ class Zygote:
                             channel.close()
                         self.blanks = []
                         continue
-                    count = int(request.pop("fds", 1))
-                    taken, fds = fds[:count], fds[count:]
-                    self.spawn(request, taken)
+                    self.hand_out(request)
                     # The next blank is forked a moment later: its fork and mounts would
                     # otherwise compete for the CPU (and the kernel's mount lock) with the
                     # sandbox starting now.

@@ -1,5 +1,10 @@
 """Talking to zygotes (runtime/zygote.py): one per Python interpreter, started on first use,
-asked over a Unix socket to fork sandboxes, and telling us when a sandbox process exits."""
+asked over a Unix socket for blank sandboxes, and telling us when a sandbox process exits.
+
+A blank comes with its own channel (SCM_RIGHTS); its function's part (environment,
+credentials, uid, binds, output pipe) is sent over that channel from here, never through the
+zygote: the zygote forks every later blank from its own memory, which must hold nothing of any
+function."""
 
 from __future__ import annotations
 
@@ -8,9 +13,11 @@ import concurrent.futures
 import itertools
 import json
 import logging
+import os
 import socket
 import subprocess
 import threading
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +27,7 @@ log = logging.getLogger("freehold.runtime")
 ZYGOTE_SCRIPT = Path(__file__).with_name("zygote.py")
 PYTHON_CLIENT_DIR = Path(__file__).parent / "runtimes" / "python"
 SPAWN_TIMEOUT = 10.0
+TAKE_TRIES = 3  # blanks asked for before a spawn fails (one may die before it is given its part)
 BLANKS = 2  # blank sandboxes each zygote keeps forked ahead of demand
 
 ExitCallback = Callable[[int], None]
@@ -48,11 +56,11 @@ class Zygote:
         self._waiting: dict[int, Callable[[dict[str, Any]], None]] = {}
         self._exits: dict[int, ExitCallback] = {}
         self._early_exits: dict[int, int] = {}
-        self._file = self.socket.makefile("rb")
-        ready = self._file.readline()
-        if not ready:
+        self._lines = _Lines(self.socket)
+        ready = self._lines.next()
+        if ready is None:
             raise ZygoteError(f"the zygote of {interpreter} did not start")
-        self.version = tuple(json.loads(ready)["version"])
+        self.version = tuple(ready[0]["version"])
         if profile is not None:
             self.socket.sendall((json.dumps({"profile": profile, "blanks": BLANKS}) + "\n").encode())
         self._reader = threading.Thread(target=self._read, name="freehold-zygote", daemon=True)
@@ -66,8 +74,8 @@ class Zygote:
         self._gone()
 
     def _read_messages(self) -> None:
-        for line in self._file:
-            message = json.loads(line)
+        while (received := self._lines.next()) is not None:
+            message, channel = received
             if "exited" in message:
                 pid, status = int(message["exited"]), int(message["status"])
                 with self._lock:
@@ -80,8 +88,13 @@ class Zygote:
             request_id = int(message.get("spawned") or message.get("failed") or 0)
             with self._lock:
                 waiting = self._waiting.pop(request_id, None)
-            if waiting is not None:
-                waiting(message)
+            if waiting is None:
+                if channel is not None:
+                    os.close(channel)  # nobody waits (timed out): the blank ends
+                continue
+            if channel is not None:
+                message["channel"] = channel
+            waiting(message)
 
     def _gone(self) -> None:
         # The zygote is gone: every sandbox it forked died with it (PDEATHSIG).
@@ -101,53 +114,99 @@ class Zygote:
     def spawn(self, spec: dict[str, Any], out_fd: int, on_exit: ExitCallback) -> tuple[int, str]:
         """Start a sandbox; its output goes to `out_fd`; `on_exit(waitstatus)` when it ends.
         Returns its pid and its memory cgroup ('' if none). Blocks (call from a thread)."""
-        event = threading.Event()
-        reply: dict[str, Any] = {}
+        for _ in range(TAKE_TRIES):
+            event = threading.Event()
+            reply: dict[str, Any] = {}
 
-        def answered(message: dict[str, Any]) -> None:
-            reply.update(message)
-            event.set()
+            def answered(message: dict[str, Any], reply: dict[str, Any] = reply,
+                         event: threading.Event = event) -> None:
+                reply.update(message)
+                event.set()
 
-        self._request(spec, out_fd, answered)
-        if not event.wait(SPAWN_TIMEOUT):
-            raise ZygoteError("the zygote did not answer")
-        return self._adopt(reply, on_exit)
+            request_id = self._take(spec, answered)
+            if not event.wait(SPAWN_TIMEOUT):
+                with self._lock:
+                    unanswered = self._waiting.pop(request_id, None) is not None
+                if not unanswered and event.wait(1.0) and "channel" in reply:
+                    os.close(reply["channel"])  # answered just now: that blank ends
+                raise ZygoteError("the zygote did not answer")
+            if self._assign(reply, spec, out_fd):
+                return self._adopt(reply, on_exit)
+        raise ZygoteError("blank sandboxes died before they were given their function")
 
     async def spawn_async(self, spec: dict[str, Any], out_fd: int, on_exit: ExitCallback) -> tuple[int, str]:
-        """`spawn` from an event loop: the request is written at once, the answer awaited."""
+        """`spawn` from an event loop: the take is written at once, the answer awaited."""
         loop = asyncio.get_running_loop()
-        answer: asyncio.Future[dict[str, Any]] = loop.create_future()
+        for _ in range(TAKE_TRIES):
+            answer: asyncio.Future[dict[str, Any]] = loop.create_future()
 
-        def answered(message: dict[str, Any]) -> None:
-            def resolve() -> None:
-                if not answer.done():
-                    answer.set_result(message)
+            def answered(message: dict[str, Any], answer: asyncio.Future[dict[str, Any]] = answer) -> None:
+                def resolve() -> None:
+                    if not answer.done():
+                        answer.set_result(message)
+                    elif "channel" in message:
+                        os.close(message["channel"])
 
-            loop.call_soon_threadsafe(resolve)
+                try:
+                    loop.call_soon_threadsafe(resolve)
+                except RuntimeError:  # the loop closed: nobody takes that blank
+                    if "channel" in message:
+                        os.close(message["channel"])
 
-        self._request(spec, out_fd, answered)
-        try:
-            reply = await asyncio.wait_for(answer, SPAWN_TIMEOUT)
-        except TimeoutError:
-            raise ZygoteError("the zygote did not answer") from None
-        return self._adopt(reply, on_exit)
+            self._take(spec, answered)
+            try:
+                reply = await asyncio.wait_for(answer, SPAWN_TIMEOUT)
+            except TimeoutError:
+                raise ZygoteError("the zygote did not answer") from None
+            if self._assign(reply, spec, out_fd):
+                return self._adopt(reply, on_exit)
+        raise ZygoteError("blank sandboxes died before they were given their function")
 
-    def _request(self, spec: dict[str, Any], out_fd: int, answered: Callable[[dict[str, Any]], None]) -> None:
+    def _take(self, spec: dict[str, Any], answered: Callable[[dict[str, Any]], None]) -> int:
+        """Ask for a blank (only an id and the memory size go to the zygote); the take's id."""
         request_id = next(self._ids)
         with self._lock:
             self._waiting[request_id] = answered
-        data = (json.dumps({**spec, "id": request_id}) + "\n").encode()
+        take = {"take": request_id, "id": request_id, "memory_mb": spec.get("memory_mb")}
         try:
             with self._send_lock:
-                socket.send_fds(self.socket, [data], [out_fd])
+                self.socket.sendall((json.dumps(take) + "\n").encode())
         except OSError as error:
             with self._lock:
                 self._waiting.pop(request_id, None)
             raise ZygoteError(f"zygote unreachable: {error}") from None
+        return request_id
+
+    def _assign(self, reply: dict[str, Any], spec: dict[str, Any], out_fd: int) -> bool:
+        """Give the blank of `reply` its function's part over its own channel (with the output
+        pipe, and the cgroup.procs of `spec["cgroup"]` if any). False if the blank is gone."""
+        if "pid" not in reply or "channel" not in reply:
+            raise ZygoteError(f"the zygote could not fork: {reply.get('error')}")
+        channel = socket.socket(fileno=reply.pop("channel"))
+        cgroup_fd: int | None = None
+        if spec.get("cgroup"):
+            try:
+                cgroup_fd = os.open(os.path.join(spec["cgroup"], "cgroup.procs"), os.O_WRONLY)
+            except OSError as error:
+                channel.close()
+                raise ZygoteError(f"cannot join the sandbox's cgroup: {error}") from None
+        try:
+            fds = [out_fd] + ([cgroup_fd] if cgroup_fd is not None else [])
+            socket.send_fds(channel, [json.dumps(spec).encode()], fds)
+            return True
+        except OSError:
+            # That blank died before it got its function: its exit notice is nobody's.
+            pid = int(reply["pid"])
+            with self._lock:
+                if self._early_exits.pop(pid, None) is None:
+                    self._exits[pid] = _ignore_exit
+            return False
+        finally:
+            channel.close()
+            if cgroup_fd is not None:
+                os.close(cgroup_fd)
 
     def _adopt(self, reply: dict[str, Any], on_exit: ExitCallback) -> tuple[int, str]:
-        if "pid" not in reply:
-            raise ZygoteError(f"the zygote could not fork: {reply.get('error')}")
         pid = int(reply["pid"])
         with self._lock:
             status = self._early_exits.pop(pid, None)
@@ -168,6 +227,33 @@ class Zygote:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+
+
+class _Lines:
+    """JSON lines from a zygote, each `spawned` one with the blank's channel it carried
+    (file descriptors arrive in order with the first byte of their line)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.socket = sock
+        self.buffer = b""
+        self.fds: deque[int] = deque()
+
+    def next(self) -> tuple[dict[str, Any], int | None] | None:
+        """The next message and its channel, None at the end."""
+        while b"\n" not in self.buffer:
+            data, fds, _, _ = socket.recv_fds(self.socket, 65536, 4)
+            self.fds.extend(fds)
+            if not data:
+                return None
+            self.buffer += data
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        message = json.loads(line)
+        channel = self.fds.popleft() if "spawned" in message and self.fds else None
+        return message, channel
+
+
+def _ignore_exit(status: int) -> None:
+    pass
 
 
 def _notify(callback: ExitCallback, status: int) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,5 +83,73 @@ def test_blank_in_namespaces_sees_only_its_tree(tmp_path: Path) -> None:
         assert "No such file" in lines[3]  # the host's tree is not there
         assert "Read-only" in lines[4]
         assert lines[5] == "2"  # root and the sandbox's user
+    finally:
+        zygote.close()
+
+
+def _memory_holds(pid: int, needle: bytes) -> bool:
+    """Whether any readable region of process `pid` holds `needle` (bounded reads)."""
+    chunk, found = 1 << 22, False
+    with open(f"/proc/{pid}/maps") as maps:
+        regions = maps.read().splitlines()
+    fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
+    try:
+        for line in regions:
+            fields = line.split()
+            if not fields[1].startswith("r") or (len(fields) > 5 and fields[5] in ("[vvar]", "[vsyscall]")):
+                continue
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            address = start
+            while address < min(end, start + (512 << 20)):
+                try:
+                    data = os.pread(fd, min(chunk, end - address), address)
+                except OSError:
+                    break  # unreadable (a guard page, a mapping past its file's end)
+                if not data:
+                    break
+                found = found or needle in data
+                address += max(len(data) - len(needle), 1)
+                if address + len(needle) >= end:
+                    break
+    finally:
+        os.close(fd)
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # ended meanwhile
+            if parent == pid:
+                children.append(int(entry))
+    return children
+
+
+def test_zygote_and_later_blanks_never_hold_a_functions_part(tmp_path: Path) -> None:
+    """The function's part goes straight to its blank: neither the zygote nor any blank it
+    forks afterwards holds a byte of an earlier function's environment."""
+    plain = isolation.Isolation(True, True, False, False, False, "", "", "")
+    zygote = Zygote(sys.executable, "", profile(plain, sys.executable, ""))
+    secret = "FHCANARY" + os.urandom(16).hex()
+    try:
+        request = _request(["/bin/sh", "-c", 'test "$SECRET" = "$EXPECTED"'], str(tmp_path))
+        request["env"].update(SECRET=secret, EXPECTED=secret)
+        status, _ = _run(zygote, request)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0  # the blank got its part
+        # The blank forked in its place (a moment later), then everything still there.
+        deadline = time.monotonic() + 10
+        while len(_children(zygote.process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        try:
+            pids = [zygote.process.pid, *_children(zygote.process.pid)]
+            leaks = [pid for pid in pids if _memory_holds(pid, secret.encode())]
+        except PermissionError:
+            pytest.skip("cannot read the zygote's memory here (ptrace restrictions)")
+        assert len(pids) >= 2 and not leaks, (pids, leaks)
     finally:
         zygote.close()
