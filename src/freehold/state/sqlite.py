@@ -5,7 +5,15 @@ at a time). WAL lets readers run while one transaction writes. Every transaction
 BEGIN IMMEDIATE (it takes the write lock up front, so it cannot fail half-way with
 SQLITE_BUSY when it first writes) while holding a process-wide lock per database file, so
 this process's writers queue in Python instead of spinning in SQLite's busy handler.
-busy_timeout still covers other processes (e.g. `freehold reset` beside a running server).
+busy_timeout still covers other processes (e.g. `freehold reset` beside a running server) -
+except under `Database.no_wait()` (transactions run on the gateway's event loop): there the
+busy timeout is 0 for the BEGIN, so a lock held by another process raises WriteLockBusy at once
+(the gateway then runs the operation in a worker thread, which waits) instead of freezing the
+loop in SQLite's busy handler. Once BEGIN IMMEDIATE holds the write lock, the statements and
+COMMIT after it never wait (readers never block a WAL writer).
+
+Checkpoints: SQLite's automatic checkpoint would run inside a commit (on the event loop, with
+fsyncs); it is off, and a background thread checkpoints instead (see wal_checkpointer.py).
 
 Durability: synchronous=NORMAL in WAL mode writes each commit to the WAL file before COMMIT
 returns, so it survives kill -9 of the process (the OS page cache keeps it). In `fsync` mode
@@ -34,8 +42,10 @@ from freehold.state.database import (
 from freehold.state.dialect import sqlite_ddl, sqlite_statement
 from freehold.state.group_commit import GroupCommit, fsync_directory
 from freehold.state.migrations import MIGRATIONS_TABLE
+from freehold.state.wal_checkpointer import WalCheckpointer
 
 BUSY_TIMEOUT_SECONDS = 30.0
+_BUSY_TIMEOUT_MS = int(BUSY_TIMEOUT_SECONDS * 1000)
 MAX_IDLE_CONNECTIONS = 8
 
 _write_locks: dict[str, threading.Lock] = {}
@@ -70,10 +80,36 @@ def _state_error(error: sqlite3.Error) -> StateError:
     return StateError(f"SQLite: {error}")
 
 
+def _is_busy(error: sqlite3.Error) -> bool:
+    # SQLITE_BUSY and its extended codes (BUSY_SNAPSHOT, BUSY_RECOVERY, ...): "database is locked".
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF == sqlite3.SQLITE_BUSY
+    return "database is locked" in str(error)
+
+
+class _Connection(sqlite3.Connection):
+    """A pooled connection that remembers its busy timeout (changed only when it must be)."""
+
+    busy_timeout_ms = _BUSY_TIMEOUT_MS
+
+    def set_busy_timeout(self, milliseconds: int) -> None:
+        # Set lazily: the loop's transactions keep 0 across uses of the connection, so the
+        # hot path pays no PRAGMA; a transaction or write that may wait sets it back first.
+        if self.busy_timeout_ms != milliseconds:
+            self.execute(f"PRAGMA busy_timeout = {int(milliseconds)}").close()
+            self.busy_timeout_ms = milliseconds
+
+
+def _busy_timeout_for(wait: bool) -> int:
+    return _BUSY_TIMEOUT_MS if wait else 0
+
+
 class _SqliteTransaction(Transaction):
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: _Connection, wait: bool = True) -> None:
         super().__init__()
         self._conn = conn
+        self._wait = wait
         # Whether the commit must be made durable (fsync mode): rows changed (also by
         # INSERT ... RETURNING through query) or any statement run through execute (DDL).
         self.wrote = False
@@ -118,7 +154,15 @@ class _SqliteTransaction(Transaction):
             raise _state_error(error) from error
 
     def _begin(self) -> None:
-        self._control("BEGIN IMMEDIATE")
+        try:
+            self._conn.set_busy_timeout(_busy_timeout_for(self._wait))
+            self._conn.execute("BEGIN IMMEDIATE").close()
+        except sqlite3.Error as error:
+            if not self._wait and _is_busy(error):
+                # Another process (or a connection outside this pool) holds the database's
+                # write lock: nothing ran yet, so the caller may run it again where it can wait.
+                raise WriteLockBusy(f"the database is locked by another connection ({error})") from error
+            raise _state_error(error) from error
 
 
 def _query_all(conn: sqlite3.Connection, sql: str, params: SqlParams) -> list[Row]:
@@ -153,19 +197,23 @@ class _ConnectionPool:
     def __init__(self, path: Path, synchronous: str) -> None:
         self._path = path
         self._synchronous = synchronous
-        self._idle: list[sqlite3.Connection] = []
+        self._idle: list[_Connection] = []
         self._guard = threading.Lock()
         self._closed = False
 
-    def _open(self) -> sqlite3.Connection:
+    def _open(self) -> _Connection:
         conn = sqlite3.connect(
             str(self._path),
             timeout=BUSY_TIMEOUT_SECONDS,
             isolation_level=None,  # we issue BEGIN/COMMIT ourselves
             check_same_thread=False,  # used by one thread at a time, via the pool
             cached_statements=512,
+            factory=_Connection,
         )
+        assert isinstance(conn, _Connection)
         for pragma in (
+            # Checkpoints run in WalCheckpointer's thread, never inside a COMMIT.
+            "PRAGMA wal_autocheckpoint = 0",
             "PRAGMA foreign_keys = ON",
             f"PRAGMA synchronous = {self._synchronous}",
             "PRAGMA case_sensitive_like = ON",
@@ -176,7 +224,7 @@ class _ConnectionPool:
         return conn
 
     @contextmanager
-    def connection(self) -> Iterator[sqlite3.Connection]:
+    def connection(self) -> Iterator[_Connection]:
         with self._guard:
             conn = self._idle.pop() if self._idle else None
         if conn is None:
@@ -233,6 +281,7 @@ class SqliteDatabase(Database):
                 raise StateError(f"SQLite at {self.path} cannot use WAL mode (got {mode!r})")
         if self.group_commit is not None:
             fsync_directory(self.path.parent)  # the database and WAL files themselves
+        self.checkpointer = WalCheckpointer(self.path, self._write_lock)
 
     def _after_commit(self, tx: Transaction | None) -> None:
         # Only commits that wrote need to reach the disk (tx None: a one-shot write).
@@ -244,7 +293,10 @@ class SqliteDatabase(Database):
         self._take_write_lock()
         try:
             with self._pool.connection() as conn:
-                yield _SqliteTransaction(conn)
+                tx = _SqliteTransaction(conn, wait=self._may_wait())
+                yield tx
+                if tx.wrote:  # committed (a rollback leaves by an exception)
+                    self.checkpointer.note_commit()
         finally:
             self._write_lock.release()
 
@@ -254,26 +306,43 @@ class SqliteDatabase(Database):
 
     def _query_once(self, sql: str, params: SqlParams) -> list[Row]:
         with self._pool.connection() as conn:
+            self._fit_read_timeout(conn)
             return _query_all(conn, sql, params)
 
     def _query_one_once(self, sql: str, params: SqlParams) -> Row | None:
         with self._pool.connection() as conn:
+            self._fit_read_timeout(conn)
             return _query_first(conn, sql, params)
+
+    def _fit_read_timeout(self, conn: _Connection) -> None:
+        # WAL readers wait only in rare cases (another connection recovering the WAL after a
+        # crash): a read that may wait gets the full timeout back; under no_wait it keeps 0.
+        if conn.busy_timeout_ms != _BUSY_TIMEOUT_MS and self._may_wait():
+            try:
+                conn.set_busy_timeout(_BUSY_TIMEOUT_MS)
+            except sqlite3.Error as error:
+                raise _state_error(error) from error
 
     def _execute_once(self, sql: str, params: SqlParams) -> int:
         # In autocommit mode one statement is its own transaction; the process-wide lock
         # still queues it behind other writers instead of SQLite's busy handler.
         self._take_write_lock()
+        wait = self._may_wait()
         try:
             with self._pool.connection() as conn:
                 try:
+                    conn.set_busy_timeout(_busy_timeout_for(wait))
                     cursor = conn.execute(sqlite_statement(sql), params)
                     try:
                         rowcount = cursor.rowcount
                     finally:
                         cursor.close()
                 except sqlite3.Error as error:
+                    if not wait and _is_busy(error):
+                        # Locked by another process: the statement did not run (autocommit).
+                        raise WriteLockBusy(f"the database is locked by another connection ({error})") from error
                     raise _state_error(error) from error
+                self.checkpointer.note_commit()
         finally:
             self._write_lock.release()
         self._after_commit(None)
@@ -308,6 +377,7 @@ class SqliteDatabase(Database):
         if self._closed:
             return
         self._closed = True
+        self.checkpointer.stop()
         self._pool.close()
 
     def __repr__(self) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,82 @@ def test_no_wait_refuses_a_taken_write_lock_before_any_statement(tmp_path: Path)
     # Outside no_wait, a transaction waits for the lock as before.
     assert sorted(row[0] for row in db.query("SELECT id FROM t")) == ["held", "later"]
     db.close()
+
+
+def _lock_from_outside(path: Path) -> sqlite3.Connection:
+    """A connection outside the pool (as another process would have) holding the write lock."""
+    other = sqlite3.connect(str(path), isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def test_no_wait_does_not_wait_for_a_lock_held_outside_this_process(tmp_path: Path) -> None:
+    # The process-wide lock is free, but another connection (e.g. `freehold reset`, a sqlite3
+    # shell, a second node) holds SQLite's: the BEGIN must not sit in the busy handler.
+    db = SqliteDatabase(tmp_path / "state.db")
+    db.execute("CREATE TABLE t (id TEXT PRIMARY KEY)")
+    other = _lock_from_outside(db.path)
+    try:
+        with db.no_wait():
+            started = time.monotonic()
+            with pytest.raises(WriteLockBusy):
+                with db.transaction() as tx:
+                    tx.execute("INSERT INTO t (id) VALUES ('never')")
+            assert time.monotonic() - started < 0.05
+            started = time.monotonic()
+            with pytest.raises(WriteLockBusy):
+                db.execute("INSERT INTO t (id) VALUES ('never')")
+            assert time.monotonic() - started < 0.05
+            assert db.query("SELECT id FROM t") == []  # reads go on
+        # The fallback (a worker thread, allowed to wait) commits once the lock is free, on
+        # the same pooled connection whose busy timeout was 0.
+        done = threading.Event()
+        errors: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                with db.transaction() as tx:
+                    tx.execute("INSERT INTO t (id) VALUES ('waited')")
+                db.execute("INSERT INTO t (id) VALUES ('waited too')")
+            except BaseException as error:  # noqa: BLE001 - reported by the test
+                errors.append(error)
+            done.set()
+
+        worker = threading.Thread(target=write)
+        worker.start()
+        assert not done.wait(0.3)  # waiting for the other connection, not failing
+        other.execute("ROLLBACK")
+        assert done.wait(10)
+        worker.join(10)
+        assert not errors, errors
+        assert sorted(row[0] for row in db.query("SELECT id FROM t")) == ["waited", "waited too"]
+        with db.no_wait():  # free again: the loop's path writes directly
+            with db.transaction() as tx:
+                tx.execute("INSERT INTO t (id) VALUES ('inline')")
+        assert db.query("SELECT COUNT(*) FROM t") == [(3,)]
+    finally:
+        other.close()
+        db.close()
+
+
+def test_a_waiting_write_gets_the_busy_timeout_back(tmp_path: Path) -> None:
+    db = SqliteDatabase(tmp_path / "state.db")
+    try:
+        db.execute("CREATE TABLE t (id TEXT PRIMARY KEY)")
+        with db.no_wait():
+            with db.transaction() as tx:
+                assert tx.query("PRAGMA busy_timeout") == [(0,)]
+        with db.transaction() as tx:
+            assert tx.query("PRAGMA busy_timeout") == [(30000,)]
+        assert db.query("PRAGMA busy_timeout") == [(30000,)]
+    finally:
+        db.close()
+
+
+def test_commits_never_checkpoint_the_wal_themselves(tmp_path: Path) -> None:
+    db = SqliteDatabase(tmp_path / "state.db")
+    try:
+        with db.transaction() as tx:  # every pooled connection: the checkpointer thread does it
+            assert tx.query("PRAGMA wal_autocheckpoint") == [(0,)]
+    finally:
+        db.close()
