@@ -20,11 +20,14 @@ trailing headers are signed last, chained from the final chunk's signature:
 sent as the `x-amz-trailer-signature` trailer
 (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming-trailers.html).
 
-`ChunkSignatures` is the verifier protocol.chunked_stream.AwsChunkedStream calls for each chunk;
-it raises S3's SignatureDoesNotMatch (403) at the first bad signature, before the body ends, so
-the upload is abandoned and nothing is stored. Only strict mode verifies (in default mode header
-signatures are not checked either); the S3 provider attaches the verifier once the request's
-seed signature has been verified by the gateway.
+`ChunkSignatures` is the verifier protocol.chunked_stream.AwsChunkedStream (a streamed body) and
+protocol.parser_chunked.decode_aws_chunked (a body read whole) call for each chunk; it raises S3's
+SignatureDoesNotMatch (403) at the first bad signature, before the body ends, so the request is
+abandoned and nothing is stored. Only strict mode verifies (in default mode header signatures are
+not checked either): once the gateway has verified the request's seed signature it attaches the
+verifier to a streamed body (`attach`) or checks a body read whole (`verify_whole`) before the
+body is parsed, for every operation. A signed declaration freehold cannot verify (SigV4a's ECDSA
+chunks, a presigned or unsigned seed) is refused, never let through unchecked.
 """
 
 from __future__ import annotations
@@ -37,9 +40,13 @@ from freehold.gateway import sigv4
 from freehold.gateway.context import SignatureInfo
 from freehold.protocol.chunked_stream import AwsChunkedStream
 from freehold.protocol.errors import ServiceError
+from freehold.protocol.parser_chunked import decode_aws_chunked
 
 SIGNED_PAYLOAD = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 SIGNED_PAYLOAD_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+# SigV4a streaming: chunks signed with ECDSA, chained from a SigV4a seed, which freehold does not
+# verify (it takes only AWS4-HMAC-SHA256 header signatures), so strict mode refuses them.
+ECDSA_PAYLOADS = ("STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD", "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER")
 CHUNK_ALGORITHM = "AWS4-HMAC-SHA256-PAYLOAD"
 TRAILER_ALGORITHM = "AWS4-HMAC-SHA256-TRAILER"
 TRAILER_SIGNATURE = "x-amz-trailer-signature"
@@ -110,6 +117,8 @@ class ChunkSignatures:
 
     def end_trailers(self, trailers: list[tuple[str, str]]) -> None:
         if not self._trailer:
+            if trailers:  # trailers no signature covers (the mode declared none): not taken
+                raise mismatch(self._access_key_id)
             return
         signed = [(n, v) for n, v in trailers if n.lower() != TRAILER_SIGNATURE]
         provided = next((v for n, v in trailers if n.lower() == TRAILER_SIGNATURE), "")
@@ -125,18 +134,42 @@ def signed_streaming(headers: Any) -> str | None:
     return declared if declared in (SIGNED_PAYLOAD, SIGNED_PAYLOAD_TRAILER) else None
 
 
+def declares_signed_chunks(headers: Any) -> bool:
+    """Whether the body claims to be signed chunk by chunk (SigV4 or SigV4a)."""
+    declared = (headers.get("x-amz-content-sha256") or "").strip().upper()
+    return declared in (SIGNED_PAYLOAD, SIGNED_PAYLOAD_TRAILER, *ECDSA_PAYLOADS)
+
+
+def _verifier(headers: Any, info: SignatureInfo | None, secret_key: str | None) -> ChunkSignatures | None:
+    """The verifier for a request declaring signed chunks; None when it declares none. Refused
+    (SignatureDoesNotMatch) when the chain cannot be checked: no SigV4 header signature to seed
+    it (unsigned, presigned), no key, or ECDSA chunks."""
+    if not declares_signed_chunks(headers):
+        return None
+    mode = signed_streaming(headers)
+    if mode is None or info is None or secret_key is None or info.presigned:
+        raise mismatch(info.access_key_id if info is not None else "")
+    return ChunkSignatures.for_secret(secret_key, info, trailer=mode == SIGNED_PAYLOAD_TRAILER)
+
+
 def attach(body: Any, headers: Any, info: SignatureInfo | None, secret_key: str | None) -> None:
     """Make the aws-chunked `body` verify its chunk signatures as it is read. The request must
     declare a signed streaming payload; `secret_key` is its credential's secret (the gateway
     verified the seed signature with it). A signed declaration without a chunked body to check,
     or without a key to check it with, is refused."""
-    mode = signed_streaming(headers)
-    if mode is None:
+    verifier = _verifier(headers, info, secret_key)
+    if verifier is None:
         return
-    if info is None or secret_key is None or info.presigned:
-        raise mismatch(info.access_key_id if info is not None else "")
     if not isinstance(body, AwsChunkedStream):
-        raise mismatch(info.access_key_id)
+        raise mismatch(info.access_key_id if info is not None else "")
     if body.verifier is None:
-        body.verifier = ChunkSignatures.for_secret(secret_key, info, trailer=mode == SIGNED_PAYLOAD_TRAILER)
+        body.verifier = verifier
 
+
+def verify_whole(body: bytes, headers: Any, info: SignatureInfo | None, secret_key: str | None) -> None:
+    """Check every chunk signature (and the trailer signature) of an aws-chunked body read whole,
+    before anything parses it: the same decoder the parser then runs over the same bytes, so
+    what was verified is what is parsed."""
+    verifier = _verifier(headers, info, secret_key)
+    if verifier is not None:
+        decode_aws_chunked(body, verifier)

@@ -1,7 +1,8 @@
 """The request pipeline, in one place:
 
     receive -> [browser requests: serve_web] -> identify service and operation -> receive the
-            body -> authenticate -> parse -> dispatch -> serialize -> CORS headers -> respond/log
+            body -> authenticate (strict mode: chunk signatures too) -> parse -> dispatch ->
+            serialize -> CORS headers -> respond/log
 
 The body is read after the operation is known: whole for most operations, but handed to the
 provider as a stream when the operation's input payload is a streaming blob (S3 PutObject,
@@ -23,7 +24,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from freehold.gateway import identity, presigned, routing, sigv4
+from freehold.gateway import chunk_signatures, identity, presigned, routing, sigv4
 from freehold.gateway.context import RequestContext
 from freehold.gateway.request_body import (
     MAX_BODY_BYTES, ClientDisconnected, body_cap, check_declared, incomplete_body, read_whole, too_large,
@@ -78,6 +79,7 @@ async def handle(node: Node, request: HttpRequest) -> HttpResponse:
             identify(ctx)
             await receive_body(ctx)
             authenticate(node, ctx)
+            await check_chunk_signatures(node, ctx)
             parse(ctx)
             output = await dispatch(node, ctx)
             response = serialize(ctx, output)
@@ -233,6 +235,27 @@ def authenticate(node: Node, ctx: RequestContext) -> None:
         datetime.now(UTC), on_issued=used, operation=ctx.operation,
     )
     ctx.account_id = ctx.principal.account_id
+
+
+async def check_chunk_signatures(node: Node, ctx: RequestContext) -> None:
+    """In strict mode, a body signed chunk by chunk (x-amz-content-sha256:
+    STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]) is verified link by link from the seed (header)
+    signature authenticate just verified, for every operation: a streamed body as it is read (a
+    bad chunk ends the upload before anything is stored), a body read whole now, before it is
+    parsed. A signed declaration that cannot be verified is refused (chunk_signatures.py). In
+    default mode no signature is checked, chunk signatures included."""
+    request = ctx.request
+    if not node.settings.strict_auth or not chunk_signatures.declares_signed_chunks(request.headers):
+        return
+    info = ctx.signature
+    secret = None
+    if info is not None and not info.presigned:
+        issued = await asyncio.to_thread(node.resolver.resolve, info.access_key_id)
+        secret = issued.secret_access_key if issued is not None else None
+    if request.stream is not None:
+        chunk_signatures.attach(request.stream, request.headers, info, secret)
+    else:
+        chunk_signatures.verify_whole(request.body, request.headers, info, secret)
 
 
 def _may_be_issued(ctx: RequestContext) -> bool:

@@ -76,6 +76,7 @@ class RestParser(RequestParser):
         headers, body = request.headers, request.body
         chunked = is_aws_chunked(request)
         if chunked and request.stream is None:
+            # Signed chunks were verified before parsing, in strict mode (pipeline.check_chunk_signatures).
             body, trailers = decode_aws_chunked(body)
             headers = Headers(headers.items() + trailers)
         by_name: dict[str, list[str]] = {}

@@ -267,3 +267,23 @@ def test_post_form_fields_are_bounded(s3: Any, freehold_sqlite: Any) -> None:
     status, _, answer = request(f"{freehold_sqlite.endpoint_url}/{bucket}", "POST", b"--nope\r\n",
                                 {"Content-Type": "multipart/form-data; boundary=other"})
     assert status == 400 and b"<Code>MalformedPOSTRequest</Code>" in answer
+
+
+def test_post_file_name_must_be_utf8(s3: Any, freehold_sqlite: Any) -> None:
+    """The file name fills the key's ${filename}: one that is not UTF-8 is refused, never decoded
+    lossily (two different names would become one key); a UTF-8 one is taken as it is."""
+    bucket = unique()
+    s3.create_bucket(Bucket=bucket)
+    signer = boto3.client("s3", endpoint_url=freehold_sqlite.endpoint_url, region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test", config=Config(signature_version="s3v4"))
+    post = signer.generate_presigned_post(bucket, "up/${filename}", Conditions=[["starts-with", "$key", "up/"]],
+                                          ExpiresIn=300)
+    body, content_type = multipart(post["fields"], "NAME", b"data", "application/octet-stream")
+    bad = body.replace(b'filename="NAME"', b'filename="\xe9\xff.txt"')
+    status, _, answer = request(post["url"], "POST", bad, {"Content-Type": content_type})
+    assert status == 400 and b"<Code>MalformedPOSTRequest</Code>" in answer, answer
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    good = body.replace(b'filename="NAME"', 'filename="\u00e9t\u00e9.txt"'.encode())
+    status, _, answer = request(post["url"], "POST", good, {"Content-Type": content_type})
+    assert status == 204, answer
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["up/\u00e9t\u00e9.txt"]

@@ -1,6 +1,7 @@
-"""Uploads signed chunk by chunk (STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]) on a strict node:
-every chunk signature and the trailer signature are verified; a bad one is 403
-SignatureDoesNotMatch and nothing is stored (on SQLite and PostgreSQL).
+"""Requests signed chunk by chunk (STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]) on a strict node:
+every chunk signature and the trailer signature are verified, for streamed uploads (PutObject,
+UploadPart) and for bodies read whole (PutObjectTagging, PutBucketTagging, DeleteObjects ...); a
+bad one is 403 SignatureDoesNotMatch and nothing is stored or changed (on SQLite and PostgreSQL).
 
 botocore does not send signed chunks itself (it streams with STREAMING-UNSIGNED-PAYLOAD-TRAILER),
 so the requests are built here: botocore's own SigV4 signer makes the seed signature over the
@@ -77,9 +78,9 @@ def _sign(key: bytes, text: str) -> str:
 
 def signed_upload(server: FreeholdServer, path: str, payloads: list[bytes], *,
                   trailers: list[tuple[str, str]] | None = None,
-                  tamper: Any = None) -> tuple[int, bytes]:
-    """PUT `payloads` as a signed aws-chunked body; `tamper(body) -> body` damages it after
-    signing. Returns (status, response body)."""
+                  tamper: Any = None, method: str = "PUT") -> tuple[int, bytes]:
+    """PUT (or `method`) `payloads` as a signed aws-chunked body; `tamper(body) -> body` damages
+    it after signing. Returns (status, response body)."""
     access, secret = root_keys(server)
     mode = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" + ("-TRAILER" if trailers is not None else "")
     decoded = sum(len(p) for p in payloads)
@@ -91,7 +92,7 @@ def signed_upload(server: FreeholdServer, path: str, payloads: list[bytes], *,
     if trailers is not None:
         headers["x-amz-trailer"] = ",".join(name for name, _ in trailers)
     url = f"{server.endpoint_url}{path}"
-    request = AWSRequest(method="PUT", url=url, headers=headers)
+    request = AWSRequest(method=method, url=url, headers=headers)
     SigV4Auth(Credentials(access, secret), "s3", "us-east-1").add_auth(request)
     seed = str(request.headers["Authorization"]).rsplit("Signature=", 1)[1]
     amz_date = str(request.headers["X-Amz-Date"])
@@ -116,7 +117,7 @@ def signed_upload(server: FreeholdServer, path: str, payloads: list[bytes], *,
     try:
         sent = {k: str(v) for k, v in request.headers.items()}
         sent["Content-Length"] = str(len(body))
-        connection.request("PUT", path, body=body, headers=sent)
+        connection.request(method, path, body=body, headers=sent)
         response = connection.getresponse()
         return response.status, response.read()
     finally:
@@ -212,3 +213,88 @@ def test_upload_part_chunk_signatures(strict: FreeholdServer, s3: Any, bucket: s
     assert status == 200, answer
     parts = s3.list_parts(Bucket=bucket, Key="multi", UploadId=upload)["Parts"]
     assert [(p["PartNumber"], p["Size"]) for p in parts] == [(1, 70000)]
+
+
+TAGGING = (b'<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet><Tag><Key>forged</Key>'
+           b"<Value>yes</Value></Tag></TagSet></Tagging>")
+
+
+def _forged(body: bytes) -> bytes:
+    """Every chunk signature replaced by zeros (the reviewer's reproduction)."""
+    return b"\r\n".join(line.split(b"=")[0] + b"=" + b"0" * 64 if b";chunk-signature=" in line else line
+                         for line in body.split(b"\r\n"))
+
+
+def _value_changed(body: bytes) -> bytes:
+    changed = body.replace(b"<Value>yes<", b"<Value>no!<").replace(b"<Key>o<", b"<Key>p<")
+    assert changed != body
+    return changed  # same length, signatures unchanged
+
+
+@pytest.mark.parametrize("tamper", [_forged, _value_changed], ids=["zero-signatures", "altered-body"])
+def test_body_read_whole_with_bad_chunk_signatures_changes_nothing(strict: FreeholdServer, s3: Any, bucket: str,
+                                                                   tamper: Any) -> None:
+    s3.put_object(Bucket=bucket, Key="o", Body=b"x")
+    for path, trailers in ((f"/{bucket}/o?tagging", None), (f"/{bucket}?tagging", None),
+                           (f"/{bucket}/o?tagging", [("x-amz-checksum-crc32", "AAAAAA==")])):
+        status, answer = signed_upload(strict, path, [TAGGING], tamper=tamper, trailers=trailers)
+        assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in answer, (path, answer)
+    assert s3.get_object_tagging(Bucket=bucket, Key="o")["TagSet"] == []
+    with pytest.raises(ClientError) as caught:
+        s3.get_bucket_tagging(Bucket=bucket)
+    assert caught.value.response["Error"]["Code"] == "NoSuchTagSet"
+    delete = (b'<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>o</Key></Object>'
+              b"</Delete>")
+    status, answer = signed_upload(strict, f"/{bucket}?delete", [delete], tamper=tamper, method="POST")
+    assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in answer, answer
+    assert s3.get_object(Bucket=bucket, Key="o")["Body"].read() == b"x"
+
+
+def test_body_read_whole_with_good_chunk_signatures(strict: FreeholdServer, s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="o", Body=b"x")
+    half = len(TAGGING) // 2
+    status, answer = signed_upload(strict, f"/{bucket}/o?tagging", [TAGGING[:half], TAGGING[half:]])
+    assert status == 200, answer
+    assert s3.get_object_tagging(Bucket=bucket, Key="o")["TagSet"] == [{"Key": "forged", "Value": "yes"}]
+    status, answer = signed_upload(strict, f"/{bucket}?tagging", [TAGGING])
+    assert status in (200, 204), answer
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "forged", "Value": "yes"}]
+    crc = base64.b64encode(zlib.crc32(TAGGING).to_bytes(4, "big")).decode()
+    status, answer = signed_upload(strict, f"/{bucket}/o?tagging", [TAGGING],
+                                   trailers=[("x-amz-checksum-crc32", crc)])
+    assert status == 200, answer
+    delete = (b'<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>o</Key></Object>'
+              b"</Delete>")
+    status, answer = signed_upload(strict, f"/{bucket}?delete", [delete], method="POST")
+    assert status == 200 and b"<Deleted>" in answer and b"<Error>" not in answer, answer
+    assert _absent(s3, bucket, "o")
+
+
+@pytest.mark.parametrize("declared", ["STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD", "presigned", "anonymous"])
+def test_unverifiable_signed_chunks_are_refused(strict: FreeholdServer, s3: Any, bucket: str, declared: str) -> None:
+    """A body declaring signed chunks freehold cannot check (SigV4a's ECDSA chunks, no SigV4
+    header signature to chain from) is refused, never taken unchecked."""
+    s3.put_object(Bucket=bucket, Key="o", Body=b"x")
+    body = b"%x;chunk-signature=%s\r\n" % (len(TAGGING), b"0" * 64) + TAGGING + b"\r\n0;chunk-signature=" + b"0" * 64
+    body += b"\r\n\r\n"
+    headers = {"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(TAGGING)),
+               "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"}
+    path = f"/{bucket}/o?tagging"
+    if declared == "presigned":
+        path = s3.generate_presigned_url("put_object_tagging", Params={"Bucket": bucket, "Key": "o",
+                                         "Tagging": {"TagSet": []}}).split(str(strict.port), 1)[1]
+    elif declared != "anonymous":
+        headers["x-amz-content-sha256"] = declared
+        access, secret = root_keys(strict)
+        request = AWSRequest(method="PUT", url=f"{strict.endpoint_url}{path}", headers=headers)
+        SigV4Auth(Credentials(access, secret), "s3", "us-east-1").add_auth(request)
+        headers = {k: str(v) for k, v in request.headers.items()}
+    connection = http.client.HTTPConnection("127.0.0.1", strict.port, timeout=60)
+    try:
+        connection.request("PUT", path, body=body, headers={**headers, "Content-Length": str(len(body))})
+        response = connection.getresponse()
+        status, answer = response.status, response.read()
+    finally:
+        connection.close()
+    assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in answer, answer
+    assert s3.get_object_tagging(Bucket=bucket, Key="o")["TagSet"] == []

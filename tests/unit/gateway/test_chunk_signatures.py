@@ -4,13 +4,14 @@ trailers."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 from collections.abc import AsyncIterator
 
 import pytest
 
 from freehold.gateway import chunk_signatures, sigv4
-from freehold.gateway.chunk_signatures import ChunkSignatures, attach
+from freehold.gateway.chunk_signatures import ChunkSignatures, attach, verify_whole
 from freehold.gateway.context import SignatureInfo
 from freehold.protocol.chunked_stream import AwsChunkedStream
 from freehold.protocol.errors import ServiceError
@@ -169,3 +170,73 @@ def test_attach_only_for_signed_streaming_payloads() -> None:
         attach(b"raw", {"x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"}, INFO, SECRET)
     with pytest.raises(ServiceError):  # no key to verify with
         attach(stream, {"x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"}, INFO, None)
+
+
+SIGNED = {"x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"}
+SIGNED_TRAILER = {"x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"}
+
+
+def test_verify_whole_takes_the_published_example() -> None:
+    verify_whole(_example_body(), SIGNED, INFO, SECRET)
+    verify_whole(_signed_body([b"hello world"], [("x-amz-checksum-crc32", "sOO8/Q==")]), SIGNED_TRAILER, INFO, SECRET)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _example_body(data=b"b"),
+        _example_body(first="0" * 64, second="0" * 64, final="0" * 64),
+        _example_body(final=FIRST),
+        _signed_body([b"x" * 100]).replace(b"0;chunk-signature", b"0;chunk-sig"),  # final unsigned
+        _example_body()[:-2] + b"x-amz-checksum-crc32:AAAAAA==\r\n\r\n",  # a trailer nothing signs
+    ],
+    ids=["altered-bytes", "zero-signatures", "wrong-final-signature", "unsigned-final-chunk", "unsigned-trailer"],
+)
+def test_verify_whole_refuses_tampered_bodies(body: bytes) -> None:
+    with pytest.raises(ServiceError) as caught:
+        verify_whole(body, SIGNED, INFO, SECRET)
+    assert caught.value.code == "SignatureDoesNotMatch" and caught.value.status == 403
+
+
+def test_verify_whole_refuses_a_tampered_trailer() -> None:
+    body = _signed_body([b"hello world"], [("x-amz-checksum-crc32", "sOO8/Q==")]).replace(b"sOO8/Q==", b"AAAAAA==")
+    with pytest.raises(ServiceError) as caught:
+        verify_whole(body, SIGNED_TRAILER, INFO, SECRET)
+    assert caught.value.code == "SignatureDoesNotMatch"
+
+
+def test_verify_whole_ignores_other_declarations() -> None:
+    for declared in ("STREAMING-UNSIGNED-PAYLOAD-TRAILER", "UNSIGNED-PAYLOAD", hashlib.sha256(b"").hexdigest()):
+        verify_whole(b"anything", {"x-amz-content-sha256": declared}, None, None)
+    verify_whole(b"anything", {}, None, None)
+
+
+@pytest.mark.parametrize("case", ["ecdsa", "ecdsa-trailer", "presigned", "unsigned", "no-key"])
+def test_unverifiable_signed_declarations_are_refused(case: str) -> None:
+    """Signed chunks freehold cannot check are refused, never taken unchecked."""
+    headers, info, secret = SIGNED, INFO, SECRET
+    if case.startswith("ecdsa"):
+        suffix = "-TRAILER" if case == "ecdsa-trailer" else ""
+        headers = {"x-amz-content-sha256": "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD" + suffix}
+    elif case == "presigned":
+        info = dataclasses.replace(INFO, presigned=True)
+    elif case == "unsigned":
+        info = None
+    else:
+        secret = None
+    with pytest.raises(ServiceError) as caught:
+        verify_whole(_example_body(), headers, info, secret)
+    assert caught.value.code == "SignatureDoesNotMatch"
+
+    async def empty() -> AsyncIterator[bytes]:
+        yield b"0\r\n\r\n"
+
+    with pytest.raises(ServiceError):
+        attach(AwsChunkedStream(empty()), headers, info, secret)
+
+
+def test_unsigned_trailers_refused_when_streamed_too() -> None:
+    body = _example_body()[:-2] + b"x-amz-checksum-crc32:AAAAAA==\r\n\r\n"
+    with pytest.raises(ServiceError) as caught:
+        _decode(body, ChunkSignatures(KEY, INFO, trailer=False))
+    assert caught.value.code == "SignatureDoesNotMatch"

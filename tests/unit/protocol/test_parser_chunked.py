@@ -1,4 +1,5 @@
-"""Decoding whole aws-chunked bodies: chunk sizes that are not plain hex are refused."""
+"""Decoding whole aws-chunked bodies: chunk sizes that are not plain hex are refused; a verifier
+sees every chunk and trailer."""
 
 from __future__ import annotations
 
@@ -22,3 +23,34 @@ def test_a_chunk_size_that_is_not_plain_hex_is_refused(size: bytes) -> None:
     with pytest.raises(ServiceError) as caught:
         decode_aws_chunked(size + b"\r\nhello\r\n0\r\n\r\n")
     assert (caught.value.code, caught.value.status) == ("InvalidChunkSizeError", 400)
+
+
+class _Recorder:
+    """A verifier that records what it is told."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, object]] = []
+
+    def begin_chunk(self, extensions: bytes) -> None:
+        self.events.append(("begin", extensions))
+
+    def update(self, data: bytes) -> None:
+        self.events.append(("data", data))
+
+    def end_chunk(self) -> None:
+        self.events.append(("end", None))
+
+    def end_trailers(self, trailers: list[tuple[str, str]]) -> None:
+        self.events.append(("trailers", trailers))
+
+
+def test_the_verifier_sees_every_chunk_and_every_trailer() -> None:
+    body = (b"5;chunk-signature=a\r\nhello\r\n0;chunk-signature=b\r\n"
+            b"x-amz-checksum-crc32:AAAAAA==\r\nx-amz-trailer-signature:c\r\n\r\n")
+    recorder = _Recorder()
+    assert decode_aws_chunked(body, recorder) == (b"hello", [("x-amz-checksum-crc32", "AAAAAA==")])
+    assert recorder.events == [
+        ("begin", b"chunk-signature=a"), ("data", b"hello"), ("end", None),
+        ("begin", b"chunk-signature=b"), ("end", None),
+        ("trailers", [("x-amz-checksum-crc32", "AAAAAA=="), ("x-amz-trailer-signature", "c")]),
+    ]

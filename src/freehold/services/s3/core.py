@@ -14,6 +14,7 @@ from typing import Any
 
 from freehold.gateway import chunk_signatures
 from freehold.gateway.context import RequestContext
+from freehold.protocol.chunked_stream import AwsChunkedStream
 from freehold.protocol.errors import ServiceError
 from freehold.services.base import Provider, ServiceRuntime
 from freehold.services.s3.models import Bucket, no_such_bucket
@@ -71,8 +72,11 @@ class S3Core(Provider):
         """In strict mode, make an upload signed chunk by chunk (STREAMING-AWS4-HMAC-SHA256-PAYLOAD)
         verify every chunk's signature as it streams in: a bad one ends the upload with
         SignatureDoesNotMatch before anything is stored. The gateway verified the seed (header)
-        signature with the same credential."""
-        if not self.settings.strict_auth or chunk_signatures.signed_streaming(ctx.request.headers) is None:
+        signature with the same credential. The gateway attaches the verifier to every request
+        it streams (pipeline.check_chunk_signatures); this covers a body handed over otherwise."""
+        if not self.settings.strict_auth or not chunk_signatures.declares_signed_chunks(ctx.request.headers):
+            return
+        if isinstance(body, AwsChunkedStream) and body.verifier is not None:
             return
         from freehold.services.iam.credentials import IssuedCredentials
 

@@ -122,7 +122,13 @@ class _FormReader:
                 del self._buf[:2]
             head = await self._until(b"\r\n\r\n")
             disposition, part_type = "", None
-            for line in head.decode("utf-8", "replace").split("\r\n"):
+            try:
+                # Strictly: the file name becomes the key's ${filename}, and a lossy decoding
+                # would give two different names one key.
+                head_text = head.decode("utf-8")
+            except UnicodeDecodeError:
+                raise malformed() from None
+            for line in head_text.split("\r\n"):
                 name, _, value = line.partition(":")
                 if name.strip().lower() == "content-disposition":
                     disposition = value

@@ -113,6 +113,11 @@ def test_read_form_streams_the_file_whatever_the_pieces(piece: int) -> None:
     assert data == b"\x00\r\n\x01\r\n--X" and filename == "f.bin"
 
 
+def test_read_form_utf8_file_name() -> None:
+    body = "--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\u00e9t\u00e9.txt\"\r\n\r\nx\r\n--XX--"
+    assert _form(body.encode("utf-8"), 3) == ({}, b"x", "\u00e9t\u00e9.txt")
+
+
 def test_read_form_without_a_file() -> None:
     body = b"--XX\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk\r\n--XX--\r\n"
     assert _form(body, 4) == ({"key": "k"}, None, None)
@@ -123,6 +128,8 @@ def test_read_form_without_a_file() -> None:
     b"--XX\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nnever ends",
     b"--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\ncut short",
     b"--XX\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk\xff\r\n--XX--",  # not UTF-8
+    # a file name that is not UTF-8 (it becomes the key's ${filename}: never decoded lossily)
+    b"--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\xe9\xff.txt\"\r\n\r\nx\r\n--XX--",
 ])
 def test_read_form_malformed(body: bytes) -> None:
     with pytest.raises(ServiceError) as excinfo:
