@@ -129,6 +129,25 @@ def test_tags_and_permissions(lam: Any, role: str) -> None:
         lam.get_policy(FunctionName=name)
 
 
+def test_concurrent_permissions_are_all_kept(lam: Any, role: str) -> None:
+    """Terraform creates a function's permissions in parallel: none may overwrite another (it
+    then polls GetPolicy for the lost statement until it times out)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    name = create_function(lam, role)
+    sids = [f"s{i}" for i in range(8)]
+
+    def add(sid: str) -> None:
+        lam.add_permission(FunctionName=name, StatementId=sid, Action="lambda:InvokeFunction", Principal="*")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(add, sids))
+    assert sorted(s["Sid"] for s in json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"]) == sids
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda sid: lam.remove_permission(FunctionName=name, StatementId=sid), sids[:4]))
+    assert sorted(s["Sid"] for s in json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"]) == sids[4:]
+
+
 def test_versions_and_aliases(lam: Any, role: str) -> None:
     name = create_function(lam, role)
     v1 = lam.publish_version(FunctionName=name, Description="first")

@@ -7,6 +7,7 @@ https://docs.aws.amazon.com/lambda/latest/dg/access-control-resource-based.html
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from freehold.gateway.context import RequestContext
 from freehold.protocol.errors import ServiceError
@@ -26,27 +27,31 @@ class PermissionOps(LambdaBase):
     def add_permission(self, ctx: RequestContext, params: Params) -> Params:
         ref = self._policy_target(ctx, params)
         qualifier = ref.qualifier or ""
-        current = self.store.get_policy(ref.account_id, ref.region, ref.name, qualifier)
-        document, revision = current if current else (policy.empty_policy(), "")
-        if current:
-            check_revision(revision, params.get("RevisionId"))
         statement = policy.statement(params, ref.qualified_arn)
-        document = policy.add(document, statement)
-        self.store.put_policy(ref.account_id, ref.region, ref.name, qualifier, document, new_revision())
+
+        def add(current: tuple[dict[str, Any], str] | None) -> dict[str, Any]:
+            document, revision = current if current else (policy.empty_policy(), "")
+            if current:
+                check_revision(revision, params.get("RevisionId"))
+            return policy.add(document, statement)
+
+        self.store.update_policy(ref.account_id, ref.region, ref.name, qualifier, add, new_revision())
         self.url_targets.clear()
         return {"Statement": json.dumps(statement, separators=(",", ":"))}
 
     def remove_permission(self, ctx: RequestContext, params: Params) -> Params:
         ref = self._policy_target(ctx, params)
         qualifier = ref.qualifier or ""
-        current = self.store.get_policy(ref.account_id, ref.region, ref.name, qualifier)
-        if current is None:
-            raise ServiceError("ResourceNotFoundException", "No policy is associated with the given resource.", 404,
-                               fields={"Type": "User"})
-        document, revision = current
-        check_revision(revision, params.get("RevisionId"))
-        document = policy.remove(document, params["StatementId"])
-        self.store.put_policy(ref.account_id, ref.region, ref.name, qualifier, document, new_revision())
+
+        def remove(current: tuple[dict[str, Any], str] | None) -> dict[str, Any]:
+            if current is None:
+                raise ServiceError("ResourceNotFoundException", "No policy is associated with the given resource.",
+                                   404, fields={"Type": "User"})
+            document, revision = current
+            check_revision(revision, params.get("RevisionId"))
+            return policy.remove(document, params["StatementId"])
+
+        self.store.update_policy(ref.account_id, ref.region, ref.name, qualifier, remove, new_revision())
         self.url_targets.clear()
         return {}
 

@@ -361,19 +361,40 @@ class LambdaStore:
         )
         return (json.loads(row[0]), row[1]) if row else None
 
+    def update_policy(self, account_id: str, region: str, name: str, qualifier: str,
+                      change: Callable[[tuple[dict[str, Any], str] | None], dict[str, Any] | None],
+                      revision_id: str) -> None:
+        """Read, change and write one resource policy in one transaction, with the function's
+        row locked: concurrent AddPermission calls (Terraform creates permissions in parallel)
+        must not overwrite each other's statements. `change` may raise to abort."""
+        with self.db.transaction() as tx:
+            tx.query_one("SELECT 1 FROM lambda_functions WHERE account_id = ? AND region = ? AND name = ? "
+                         "FOR UPDATE", (account_id, region, name))
+            row = tx.query_one(
+                "SELECT document, revision_id FROM lambda_policies WHERE account_id = ? AND region = ? AND name = ? "
+                "AND qualifier = ?", (account_id, region, name, qualifier),
+            )
+            document = change((json.loads(row[0]), row[1]) if row else None)
+            self._write_policy(tx, account_id, region, name, qualifier, document, revision_id)
+
     def put_policy(self, account_id: str, region: str, name: str, qualifier: str,
                    document: dict[str, Any] | None, revision_id: str) -> None:
         with self.db.transaction() as tx:
-            if document is None or not document.get("Statement"):
-                tx.execute("DELETE FROM lambda_policies WHERE account_id = ? AND region = ? AND name = ? "
-                           "AND qualifier = ?", (account_id, region, name, qualifier))
-                return
-            tx.execute(
-                "INSERT INTO lambda_policies (account_id, region, name, qualifier, document, revision_id) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, region, name, qualifier) "
-                "DO UPDATE SET document = excluded.document, revision_id = excluded.revision_id",
-                (account_id, region, name, qualifier, json.dumps(document), revision_id),
-            )
+            self._write_policy(tx, account_id, region, name, qualifier, document, revision_id)
+
+    @staticmethod
+    def _write_policy(tx: Any, account_id: str, region: str, name: str, qualifier: str,
+                      document: dict[str, Any] | None, revision_id: str) -> None:
+        if document is None or not document.get("Statement"):
+            tx.execute("DELETE FROM lambda_policies WHERE account_id = ? AND region = ? AND name = ? "
+                       "AND qualifier = ?", (account_id, region, name, qualifier))
+            return
+        tx.execute(
+            "INSERT INTO lambda_policies (account_id, region, name, qualifier, document, revision_id) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, region, name, qualifier) "
+            "DO UPDATE SET document = excluded.document, revision_id = excluded.revision_id",
+            (account_id, region, name, qualifier, json.dumps(document), revision_id),
+        )
 
     # -- the asynchronous invocation queue -------------------------------------------------------
     def enqueue(self, item: QueuedInvocation) -> None:
