@@ -8,6 +8,7 @@ content's blob key and its resource policy (with a RevisionId).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,12 +116,27 @@ class LayerStore:
                 return False
             return tx.query_one("SELECT 1 FROM lambda_versions WHERE config LIKE ?", (f"%{blob}%",)) is None
 
-    def put_policy(self, row: LayerVersionRow, policy: dict[str, Any] | None, revision: str | None,
-                   expected_revision: str | None) -> bool:
-        """Replace the policy if its RevisionId is still `expected_revision` (optimistic)."""
-        return self.db.execute(
-            "UPDATE lambda_layer_versions SET policy = ?, policy_revision = ? WHERE account_id = ? AND region = ? "
-            "AND layer_name = ? AND version = ? AND COALESCE(policy_revision, '') = ?",
-            (json.dumps(policy) if policy else None, revision, row.account_id, row.region, row.layer_name,
-             row.version, expected_revision or ""),
-        ) == 1
+    def update_policy(self, account_id: str, region: str, layer_name: str, version: int,
+                      change: Callable[[LayerVersionRow], tuple[dict[str, Any] | None, str | None]],
+                      ) -> LayerVersionRow | None:
+        """Read, change and write one layer version's policy in one transaction, its row locked
+        (FOR UPDATE; SQLite's BEGIN IMMEDIATE serializes writers anyway): concurrent
+        AddLayerVersionPermission calls (Terraform adds them in parallel) each see the others'
+        statements instead of failing or overwriting them. `change` gets the version as stored
+        now and returns (policy or None, RevisionId or None); it may raise to abort. Returns the
+        version as it was before the change, None when it does not exist."""
+        with self.db.transaction() as tx:
+            row = tx.query_one(
+                f"SELECT {_COLUMNS} FROM lambda_layer_versions WHERE account_id = ? AND region = ? "
+                "AND layer_name = ? AND version = ? FOR UPDATE", (account_id, region, layer_name, version),
+            )
+            if row is None:
+                return None
+            current = _row(row)
+            policy, revision = change(current)
+            tx.execute(
+                "UPDATE lambda_layer_versions SET policy = ?, policy_revision = ? WHERE account_id = ? "
+                "AND region = ? AND layer_name = ? AND version = ?",
+                (json.dumps(policy) if policy else None, revision, account_id, region, layer_name, version),
+            )
+        return current

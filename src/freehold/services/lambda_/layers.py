@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from freehold.gateway.context import RequestContext
@@ -17,7 +18,7 @@ from freehold.protocol.errors import ServiceError
 from freehold.services.base import Params
 from freehold.services.lambda_ import limits
 from freehold.services.lambda_.layer_store import LayerVersionRow
-from freehold.services.lambda_.lookup import LambdaBase, check_revision
+from freehold.services.lambda_.lookup import LambdaBase
 from freehold.services.lambda_.models import lambda_timestamp, new_revision
 
 MAX_LAYERS = 5
@@ -163,6 +164,18 @@ class LayerOps(LambdaBase):
             raise not_found()
         return row
 
+    def _change_policy(self, ctx: RequestContext, params: Params,
+                       change: Callable[[LayerVersionRow], tuple[Params | None, str | None]]) -> None:
+        """Run `change` on the version's policy as stored now, in one transaction with the
+        version's row locked: Terraform adds a layer's permissions in parallel, and each call
+        must see the statements the others added (check RevisionId, duplicate statement ids)
+        instead of overwriting them or failing on a revision it was never given."""
+        account, region, name = self._layer(ctx, params)
+        if account != ctx.account_id:
+            raise not_found()  # another account's layer: only its owner manages its policy
+        if self.layer_store.update_policy(account, region, name, int(params["VersionNumber"]), change) is None:
+            raise not_found()
+
     def add_layer_version_permission(self, ctx: RequestContext, params: Params) -> Params:
         if not _STATEMENT_ID.match(params["StatementId"]) or len(params["StatementId"]) > 100:
             raise _invalid(params["StatementId"], "statementId", "([a-zA-Z0-9-_]+)")
@@ -173,47 +186,49 @@ class LayerOps(LambdaBase):
         organization = params.get("OrganizationId")
         if organization is not None and not _ORGANIZATION.match(organization):
             raise _invalid(organization, "organizationId", "o-[a-z0-9]{10,32}")
-        row = self._own_version(ctx, params)
-        if row.policy is not None:
-            check_revision(row.policy_revision or "", params.get("RevisionId"))
-        elif params.get("RevisionId"):
-            check_revision("", params["RevisionId"])
         principal = params["Principal"]
         statement: Params = {
             "Sid": params["StatementId"], "Effect": "Allow",
             "Principal": "*" if principal == "*" else {
                 "AWS": principal if principal.startswith("arn:") else f"arn:aws:iam::{principal}:root"},
-            "Action": "lambda:GetLayerVersion", "Resource": row.version_arn,
+            "Action": "lambda:GetLayerVersion",
         }
         if organization:
             statement["Condition"] = {"StringEquals": {"aws:PrincipalOrgID": organization}}
-        policy = row.policy or {"Version": "2012-10-17", "Id": "default", "Statement": []}
-        if any(existing.get("Sid") == statement["Sid"] for existing in policy["Statement"]):
-            raise ServiceError(
-                "ResourceConflictException",
-                f"The statement id ({statement['Sid']}) provided already exists. Please provide a new statement id, "
-                "or remove the existing statement.", 409, fields={"Type": "User"},
-            )
-        policy = {**policy, "Statement": [*policy["Statement"], statement]}
         revision = new_revision()
-        if not self.layer_store.put_policy(row, policy, revision, row.policy_revision):
-            raise _policy_changed()
+
+        def add(row: LayerVersionRow) -> tuple[Params | None, str | None]:
+            # A RevisionId given for a version without a policy matches nothing.
+            check_policy_revision(row.policy_revision or "", params.get("RevisionId"))
+            statement["Resource"] = row.version_arn
+            policy = row.policy or {"Version": "2012-10-17", "Id": "default", "Statement": []}
+            if any(existing.get("Sid") == statement["Sid"] for existing in policy["Statement"]):
+                raise ServiceError(
+                    "ResourceConflictException",
+                    f"The statement id ({statement['Sid']}) provided already exists. Please provide a new statement "
+                    "id, or remove the existing statement.", 409, fields={"Type": "User"},
+                )
+            return {**policy, "Statement": [*policy["Statement"], statement]}, revision
+
+        self._change_policy(ctx, params, add)
         return {"Statement": json.dumps(statement, separators=(",", ":")), "RevisionId": revision}
 
     def remove_layer_version_permission(self, ctx: RequestContext, params: Params) -> Params:
-        row = self._own_version(ctx, params)
-        if row.policy is None:
-            raise ServiceError("ResourceNotFoundException", "No policy is associated with the given resource.", 404,
-                               fields={"Type": "User"})
-        check_revision(row.policy_revision or "", params.get("RevisionId"))
         sid = params["StatementId"]
-        remaining = [s for s in row.policy["Statement"] if s.get("Sid") != sid]
-        if len(remaining) == len(row.policy["Statement"]):
-            raise ServiceError("ResourceNotFoundException", f"Statement {sid} is not found in resource policy.", 404,
-                               fields={"Type": "User"})
-        policy = {**row.policy, "Statement": remaining} if remaining else None
-        if not self.layer_store.put_policy(row, policy, new_revision() if policy else None, row.policy_revision):
-            raise _policy_changed()
+
+        def remove(row: LayerVersionRow) -> tuple[Params | None, str | None]:
+            if row.policy is None:
+                raise ServiceError("ResourceNotFoundException", "No policy is associated with the given resource.",
+                                   404, fields={"Type": "User"})
+            check_policy_revision(row.policy_revision or "", params.get("RevisionId"))
+            remaining = [s for s in row.policy["Statement"] if s.get("Sid") != sid]
+            if len(remaining) == len(row.policy["Statement"]):
+                raise ServiceError("ResourceNotFoundException", f"Statement {sid} is not found in resource policy.",
+                                   404, fields={"Type": "User"})
+            # The last statement gone, the version has no policy (GetLayerVersionPolicy: 404).
+            return ({**row.policy, "Statement": remaining}, new_revision()) if remaining else (None, None)
+
+        self._change_policy(ctx, params, remove)
         return {}
 
     def get_layer_version_policy(self, ctx: RequestContext, params: Params) -> Params:
@@ -280,12 +295,14 @@ def check_total_size(code_unzipped: int, layers: list[dict[str, Any]]) -> None:
         )
 
 
-def _policy_changed() -> ServiceError:
-    return ServiceError(
-        "PreconditionFailedException",
-        "The Revision Id provided does not match the latest Revision Id. "
-        "Call the GetLayerVersionPolicy API to retrieve the latest Revision Id", 412, fields={"Type": "User"},
-    )
+def check_policy_revision(current: str, expected: str | None) -> None:
+    """A stale RevisionId: AWS's 412, which names the layer's own API to read the current one."""
+    if expected is not None and expected != current:
+        raise ServiceError(
+            "PreconditionFailedException",
+            "The Revision Id provided does not match the latest Revision Id. "
+            "Call the GetLayerVersionPolicy API to retrieve the latest Revision Id", 412, fields={"Type": "User"},
+        )
 
 
 def _compatible(row: LayerVersionRow, params: Params) -> bool:
