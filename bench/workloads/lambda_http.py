@@ -16,22 +16,23 @@ import socket
 from urllib.parse import urlsplit
 
 from bench.clients import client
-from bench.load import LoadOptions, Operation, drive
+from bench.load import LoadOptions, Operation, OpFactory, drive
 from bench.measure import Metric
 from bench.workloads.base import EndpointWorkload, Measured, Options, Target
 from bench.workloads.lambda_invoke import HELLO, WrongAnswer, _create, _invoke, _role
 
 FUNCTION = "bench-http-echo"
-THROUGHPUT_CLIENTS = 4  # at least this many client processes for invokes/s
+THROUGHPUT_CLIENTS = 4  # at least this many client processes for invokes/s (and lambda-url's requests/s)
 
 
-class RawInvoker:
-    """Invoke over one kept-alive HTTP/1.1 connection, parsing just what is needed."""
+class KeptAliveHttp:
+    """POSTs over one kept-alive HTTP/1.1 connection to a server, parsing just what is needed
+    (status line and Content-Length). `host` is the Host header (the server's own by default)."""
 
-    def __init__(self, endpoint: str, name: str) -> None:
+    def __init__(self, endpoint: str, host: bytes | None = None) -> None:
         parts = urlsplit(endpoint)
         self.address = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self.path = f"/2015-03-31/functions/{name}/invocations".encode()
+        self.host = host or self.address[0].encode()
         self.sock: socket.socket | None = None
         self.buffer = b""
 
@@ -41,11 +42,11 @@ class RawInvoker:
         self.sock, self.buffer = sock, b""
         return sock
 
-    def invoke(self, payload: bytes) -> tuple[int, bytes]:
+    def post(self, path: bytes, payload: bytes) -> tuple[int, bytes]:
         sock = self.sock or self._connect()
         try:
             sock.sendall(b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-                         % (self.path, self.address[0].encode(), len(payload)) + payload)
+                         % (path, self.host, len(payload)) + payload)
             while b"\r\n\r\n" not in self.buffer:
                 self._fill(sock)
             head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
@@ -72,37 +73,44 @@ class RawInvoker:
         self.buffer += chunk
 
 
-def raw_invoke_op(endpoint: str, index: int) -> Operation:
-    invoker = RawInvoker(endpoint, FUNCTION)
+def hello_post_op(http: KeptAliveHttp, path: bytes, what: str) -> Operation:
+    """The operation both workloads repeat: POST {"n": n} and expect the function's {"hello": n}."""
     counter = iter(range(10**9))
 
-    def invoke() -> None:
+    def post() -> None:
         n = next(counter)
-        status, body = invoker.invoke(b'{"n": %d}' % n)
+        status, body = http.post(path, b'{"n": %d}' % n)
         if status != 200 or json.loads(body) != {"hello": n}:
-            raise WrongAnswer(f"invoke answered {status}: {body[:200]!r}")
+            raise WrongAnswer(f"{what} answered {status}: {body[:200]!r}")
 
-    return invoke
+    return post
+
+
+def measure_warm(factory: OpFactory, endpoint: str, options: Options, label: str, note: str) -> Measured:
+    """p50/p99 of `label` with one client (nothing queues), then throughput with several."""
+    single = drive(factory, endpoint, LoadOptions(clients=1, duration=options.duration, warmup=options.warmup))
+    clients = max(THROUGHPUT_CLIENTS, options.clients)
+    many = drive(factory, endpoint, LoadOptions(clients=clients, duration=options.duration, warmup=options.warmup))
+    by_name = {m.name: m for m in single.metrics}
+    metrics = [
+        Metric(f"{label} p50", by_name["p50 latency"].value, "ms", "lower"),
+        Metric(f"{label} p99", by_name["p99 latency"].value, "ms", "lower"),
+    ]
+    metrics += [Metric(f"{clients} clients {m.name}", m.value, m.unit, m.better) for m in many.metrics]
+    notes = [*single.notes, *many.notes, f"{note}; latency with 1 client, throughput with {clients}"]
+    return Measured(metrics, notes, calls=single.calls + many.calls + 1)
+
+
+def raw_invoke_op(endpoint: str, index: int) -> Operation:
+    return hello_post_op(KeptAliveHttp(endpoint), f"/2015-03-31/functions/{FUNCTION}/invocations".encode(), "invoke")
 
 
 def measure_lambda_http(endpoint: str, options: Options) -> Measured:
     lam = client("lambda", endpoint)
     _create(lam, FUNCTION, _role(endpoint), HELLO)
     _invoke(lam, FUNCTION, 0)
-    single = drive(raw_invoke_op, endpoint, LoadOptions(clients=1, duration=options.duration, warmup=options.warmup))
-    clients = max(THROUGHPUT_CLIENTS, options.clients)
-    many = drive(raw_invoke_op, endpoint, LoadOptions(clients=clients, duration=options.duration,
-                                                      warmup=options.warmup))
-    by_name = {m.name: m for m in single.metrics}
-    metrics = [
-        Metric("warm e2e over HTTP p50", by_name["p50 latency"].value, "ms", "lower"),
-        Metric("warm e2e over HTTP p99", by_name["p99 latency"].value, "ms", "lower"),
-    ]
-    metrics += [Metric(f"{clients} clients {m.name}", m.value, m.unit, m.better) for m in many.metrics]
-    notes = [*single.notes, *many.notes,
-             f"raw HTTP/1.1 Invoke, one kept-alive socket per client process; latency with 1 client, "
-             f"throughput with {clients}"]
-    return Measured(metrics, notes, calls=single.calls + many.calls + 1)
+    return measure_warm(raw_invoke_op, endpoint, options, "warm e2e over HTTP",
+                        "raw HTTP/1.1 Invoke, one kept-alive socket per client process")
 
 
 WORKLOAD = EndpointWorkload(

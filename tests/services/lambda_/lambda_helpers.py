@@ -5,8 +5,10 @@ whichever was imported first.)"""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import urllib.request
 import uuid
 import zipfile
 from typing import Any
@@ -48,3 +50,45 @@ def create_function(lam: Any, role: str, zip_bytes: bytes = ECHO_PY, runtime: st
     lam.create_function(FunctionName=name, Runtime=runtime, Role=role, Handler=handler,
                         Code={"ZipFile": zip_bytes}, **extra)
     return name
+
+
+def isolation_rungs(server: Any) -> dict[str, Any]:
+    """The isolation rungs this host gives, as /_freehold/health reports them."""
+    with urllib.request.urlopen(server.endpoint_url + "/_freehold/health", timeout=5) as response:
+        return dict(json.load(response)["lambda"]["isolation"])
+
+
+def invoke_ok(lam: Any, name: str, event: Any = None) -> Any:
+    """Invokes synchronously and returns the decoded payload; a function error fails the test
+    with the function's log tail."""
+    answer = lam.invoke(FunctionName=name, Payload=json.dumps(event or {}).encode(), LogType="Tail")
+    body = json.loads(answer["Payload"].read() or b"null")
+    assert "FunctionError" not in answer, (body, base64.b64decode(answer["LogResult"]).decode())
+    return body
+
+
+# Function source: `attempt(api, request)` sends one raw HTTP request to a Runtime API
+# ("host:port") and returns the status line, "timeout", "refused: ..." or "closed" - what a
+# function scanning /proc/net/tcp for other sandboxes' ports would do.
+RAW_RUNTIME_API_ATTEMPT = '''
+import socket
+
+def attempt(api, request):
+    host, port = api.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=2) as conn:
+            conn.sendall(request.encode())
+            data = b""
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                if b"\\r\\n\\r\\n" in data and b"Connection: close" not in data:
+                    break
+    except socket.timeout:
+        return "timeout"
+    except OSError as error:
+        return "refused: %s" % error
+    return data.split(b"\\r\\n", 1)[0].decode("latin-1") if data else "closed"
+'''

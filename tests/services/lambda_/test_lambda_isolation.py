@@ -5,17 +5,22 @@ isolation rung it relies on."""
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from lambda_helpers import (
+    RAW_RUNTIME_API_ATTEMPT,
+    create_function,
+    create_role,
+    invoke_ok,
+    isolation_rungs,
+    make_zip,
+    unique,
+)
 
 from freehold.runtime.zygotes import BLANKS
-from lambda_helpers import create_function, create_role, make_zip, unique
 from support.server import FreeholdServer
 
 VICTIM_PY = make_zip({"app.py": '''
@@ -27,28 +32,7 @@ def handler(event, context):
 
 # Talks raw HTTP to a Runtime API given in the event: what a function scanning /proc/net/tcp
 # for other sandboxes' ports would do.
-API_ATTACKER_PY = make_zip({"app.py": '''
-import socket
-
-def attempt(api, request):
-    host, port = api.rsplit(":", 1)
-    try:
-        with socket.create_connection((host, int(port)), timeout=2) as conn:
-            conn.sendall(request.encode())
-            data = b""
-            while True:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-                if b"\\r\\n\\r\\n" in data and b"Connection: close" not in data:
-                    break
-    except socket.timeout:
-        return "timeout"
-    except OSError as error:
-        return "refused: %s" % error
-    return data.split(b"\\r\\n", 1)[0].decode("latin-1") if data else "closed"
-
+API_ATTACKER_PY = make_zip({"app.py": RAW_RUNTIME_API_ATTEMPT + '''
 def handler(event, context):
     api = event["api"]
     return {
@@ -111,36 +95,14 @@ def handler(event, context):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreeholdServer]:
-    instance = FreeholdServer(tmp_path_factory.mktemp("freehold-lambda-isolation"))
-    instance.start()
-    try:
-        yield instance
-    finally:
-        instance.stop()
+def freehold(freehold_sqlite: FreeholdServer) -> FreeholdServer:
+    """Isolation is not about storage: one SQLite server (the conftest's lam and role use it)."""
+    return freehold_sqlite
 
 
 @pytest.fixture(scope="module")
-def rungs(server: FreeholdServer) -> dict[str, Any]:
-    with urllib.request.urlopen(server.endpoint_url + "/_freehold/health", timeout=5) as response:
-        return dict(json.load(response)["lambda"]["isolation"])
-
-
-@pytest.fixture(scope="module")
-def lam(server: FreeholdServer) -> Any:
-    return server.client("lambda")
-
-
-@pytest.fixture(scope="module")
-def role(server: FreeholdServer) -> str:
-    return create_role(server)
-
-
-def invoke(lam: Any, name: str, event: Any = None) -> Any:
-    answer = lam.invoke(FunctionName=name, Payload=json.dumps(event or {}).encode())
-    body = json.loads(answer["Payload"].read() or b"null")
-    assert "FunctionError" not in answer, body
-    return body
+def rungs(freehold: FreeholdServer) -> dict[str, Any]:
+    return isolation_rungs(freehold)
 
 
 def test_health_reports_limitations(rungs: dict[str, Any]) -> None:
@@ -154,30 +116,30 @@ def test_function_cannot_use_another_sandboxs_runtime_api(lam: Any, role: str, r
         pytest.skip("no uid per function on this host (freehold not root): Runtime APIs are not peer-checked")
     victim = create_function(lam, role, VICTIM_PY, FunctionName=unique("victim"), Timeout=10)
     attacker = create_function(lam, role, API_ATTACKER_PY, FunctionName=unique("attacker"), Timeout=10)
-    api = invoke(lam, victim, {"n": 1})["api"]  # the victim's sandbox now waits on /next
-    outcome = invoke(lam, attacker, {"api": api})
+    api = invoke_ok(lam, victim, {"n": 1})["api"]  # the victim's sandbox now waits on /next
+    outcome = invoke_ok(lam, attacker, {"api": api})
     # Without the peer check the forged response gets 400 InvalidRequestID and /next hangs or
     # steals the victim's next invocation.
     # Refused: a 403, or a reset when the server closes before reading the request.
     for attempt in ("response", "next"):
         assert outcome[attempt].startswith(("HTTP/1.1 403", "refused: [Errno 104]", "closed")), outcome
     # The victim's own runtime still gets its invocations.
-    assert invoke(lam, victim, {"n": 2}) == {"api": api, "echo": {"n": 2}}
+    assert invoke_ok(lam, victim, {"n": 2}) == {"api": api, "echo": {"n": 2}}
 
 
-def test_function_cannot_rewrite_its_code(server: FreeholdServer, lam: Any, role: str,
+def test_function_cannot_rewrite_its_code(freehold: FreeholdServer, lam: Any, role: str,
                                           rungs: dict[str, Any]) -> None:
     if not (rungs["uid_per_function"] and rungs["mount_namespace"]):
         pytest.skip("no uid per function and mount namespace on this host (freehold not root)")
     name = create_function(lam, role, CODE_ATTACKER_PY, FunctionName=unique("coder"))
-    outcome = invoke(lam, name)
+    outcome = invoke_ok(lam, name)
     results = outcome["results"]
     assert results and all(value.startswith("failed") for value in results.values()), results
     # Owned by root with the sandbox's group: readable, never writable nor chmod-able.
     assert outcome["task"] == [0, outcome["gid"], 0o550]
     assert outcome["app"] == [0, 0o440]
     assert " /mnt/0 " not in outcome["mounts"]
-    assert not list(server.data_dir.rglob("pwned.txt"))
+    assert not list(freehold.data_dir.rglob("pwned.txt"))
 
 
 def test_dev_shm_and_run_lock_are_private(lam: Any, role: str, rungs: dict[str, Any]) -> None:
@@ -186,8 +148,8 @@ def test_dev_shm_and_run_lock_are_private(lam: Any, role: str, rungs: dict[str, 
     first = create_function(lam, role, SHARED_ATTACKER_PY, FunctionName=unique("shm-a"))
     second = create_function(lam, role, SHARED_ATTACKER_PY, FunctionName=unique("shm-b"))
     marker_a, marker_b = unique("marker"), unique("marker")
-    seen_a = invoke(lam, first, {"marker": marker_a})
-    seen_b = invoke(lam, second, {"marker": marker_b})
+    seen_a = invoke_ok(lam, first, {"marker": marker_a})
+    seen_b = invoke_ok(lam, second, {"marker": marker_b})
     for directory in ("/dev/shm", "/run/lock"):
         assert seen_a[directory]["others"] == [marker_a]
         assert seen_b[directory]["others"] == [marker_b]
@@ -272,22 +234,22 @@ def handler(event, context):
 '''})
 
 
-def test_sandboxes_never_hold_another_functions_secrets(server: FreeholdServer, lam: Any, role: str) -> None:
+def test_sandboxes_never_hold_another_functions_secrets(freehold: FreeholdServer, lam: Any, role: str) -> None:
     """Function A's environment and role credentials are nowhere in the memory of sandboxes
     started after it (on AWS, execution environments never share memory across functions)."""
     canary = "FHCANARY" + uuid.uuid4().hex  # 8 + 32 characters
     holder = create_function(lam, role, SECRET_HOLDER_PY, FunctionName=unique("holder"),
                              Environment={"Variables": {"CANARY": canary}})
-    held = invoke(lam, holder)
+    held = invoke_ok(lam, holder)
     assert held["secret"] == canary and len(held["key"]) == 20
-    other_role = create_role(server)
+    other_role = create_role(freehold)
     # More scanners than the blanks kept ahead of demand: the last at least comes from a blank
     # forked after the holder was given its function.
     for round_ in range(BLANKS + 1):
         own = "FHCANARY" + uuid.uuid4().hex
         scanner = create_function(lam, other_role, MEMORY_SCANNER_PY, FunctionName=unique("scanner"),
                                   Timeout=60, MemorySize=256, Environment={"Variables": {"CANARY": own}})
-        outcome = invoke(lam, scanner, {"shapes": [["FHCANARY", 32], [held["key"][:4], 16]]})
+        outcome = invoke_ok(lam, scanner, {"shapes": [["FHCANARY", 32], [held["key"][:4], 16]]})
         assert outcome["scanned"] > 1 << 20, outcome
         assert own in outcome["found"], outcome  # the scan works: it finds its own canary
         assert canary not in outcome["found"], f"round {round_}: the holder's environment leaked"

@@ -5,16 +5,20 @@ talking to freehold. Each check runs where the host gives the rung it relies on.
 
 from __future__ import annotations
 
-import base64
 import json
-import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from lambda_helpers import (
+    RAW_RUNTIME_API_ATTEMPT,
+    create_function,
+    invoke_ok,
+    isolation_rungs,
+    make_zip,
+    unique,
+)
 
-from lambda_helpers import create_function, create_role, make_zip, unique
 from support.server import ROOT as REPOSITORY
 from support.server import FreeholdServer
 
@@ -42,27 +46,8 @@ def handler(event, context):
 '''})
 
 # Two sandboxes of this one function run at once; then one tries the other's Runtime API.
-PEER_PY = make_zip({"app.py": '''
-import os, socket, time
-
-def attempt(api, request):
-    host, port = api.rsplit(":", 1)
-    try:
-        with socket.create_connection((host, int(port)), timeout=2) as conn:
-            conn.sendall(request.encode())
-            data = b""
-            while True:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-                if b"\\r\\n\\r\\n" in data and b"Connection: close" not in data:
-                    break
-    except socket.timeout:
-        return "timeout"
-    except OSError as error:
-        return "refused: %s" % error
-    return data.split(b"\\r\\n", 1)[0].decode("latin-1") if data else "closed"
+PEER_PY = make_zip({"app.py": RAW_RUNTIME_API_ATTEMPT + '''
+import os, time
 
 def handler(event, context):
     own = os.environ["AWS_LAMBDA_RUNTIME_API"]
@@ -93,36 +78,14 @@ def handler(event, context):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreeholdServer]:
-    instance = FreeholdServer(tmp_path_factory.mktemp("freehold-lambda-sandbox"))
-    instance.start()
-    try:
-        yield instance
-    finally:
-        instance.stop()
+def freehold(freehold_sqlite: FreeholdServer) -> FreeholdServer:
+    """The sandbox is not about storage: one SQLite server (the conftest's lam and role use it)."""
+    return freehold_sqlite
 
 
 @pytest.fixture(scope="module")
-def rungs(server: FreeholdServer) -> dict[str, Any]:
-    with urllib.request.urlopen(server.endpoint_url + "/_freehold/health", timeout=5) as response:
-        return dict(json.load(response)["lambda"]["isolation"])
-
-
-@pytest.fixture(scope="module")
-def lam(server: FreeholdServer) -> Any:
-    return server.client("lambda")
-
-
-@pytest.fixture(scope="module")
-def role(server: FreeholdServer) -> str:
-    return create_role(server)
-
-
-def invoke(lam: Any, name: str, event: Any = None) -> Any:
-    answer = lam.invoke(FunctionName=name, Payload=json.dumps(event or {}).encode(), LogType="Tail")
-    body = json.loads(answer["Payload"].read() or b"null")
-    assert "FunctionError" not in answer, (body, base64.b64decode(answer["LogResult"]).decode())
-    return body
+def rungs(freehold: FreeholdServer) -> dict[str, Any]:
+    return isolation_rungs(freehold)
 
 
 def test_memory_limit_holds_from_the_very_first_sandbox(lam: Any, role: str, rungs: dict[str, Any]) -> None:
@@ -141,20 +104,20 @@ def test_health_reports_the_rungs(rungs: dict[str, Any]) -> None:
     assert rungs["uid_per_sandbox"] == rungs["uid_per_function"]
 
 
-def test_function_sees_a_minimal_root(server: FreeholdServer, lam: Any, role: str, rungs: dict[str, Any]) -> None:
+def test_function_sees_a_minimal_root(freehold: FreeholdServer, lam: Any, role: str, rungs: dict[str, Any]) -> None:
     if not (rungs["pivot_root"] and rungs["pid_namespace"]):
         pytest.skip("no mount and pid namespaces on this host (freehold not root): functions see the host")
     other = create_function(lam, role, PROBE_PY, FunctionName=unique("other"))
-    invoke(lam, other, {"paths": [], "exists": []})  # its code is unpacked on the host now
-    code_root = server.data_dir / "lambda" / "code"
+    invoke_ok(lam, other, {"paths": [], "exists": []})  # its code is unpacked on the host now
+    code_root = freehold.data_dir / "lambda" / "code"
     other_trees = [str(path) for path in code_root.iterdir() if not path.name.startswith(".")]
     assert other_trees
     name = create_function(lam, role, PROBE_PY, FunctionName=unique("probe"))
-    outcome = invoke(lam, name, {
+    outcome = invoke_ok(lam, name, {
         "paths": ["/var/task", "/etc/ssl", "/etc/passwd", "/etc/shadow", "/root", "/home", str(code_root),
-                  str(server.data_dir), str(REPOSITORY)],
+                  str(freehold.data_dir), str(REPOSITORY)],
         "exists": [str(REPOSITORY / "src"), str(REPOSITORY / "pyproject.toml"), str(REPOSITORY / ".git"), "/etc/shadow",
-                   "/home", str(server.data_dir / "state.sqlite"), str(server.data_dir / "root-credentials"),
+                   "/home", str(freehold.data_dir / "state.sqlite"), str(freehold.data_dir / "root-credentials"),
                    *other_trees],
     })
     paths = outcome["paths"]
@@ -166,7 +129,7 @@ def test_function_sees_a_minimal_root(server: FreeholdServer, lam: Any, role: st
     # Of freehold's tree, only the way to the SDK's packages (bound where the zygote imported
     # them from); of its data directory, only the way to the SDK's links.
     assert paths[str(REPOSITORY)] in ([".venv"], "error: No such file or directory"), paths[str(REPOSITORY)]
-    assert paths[str(server.data_dir)] in (["lambda"], "error: No such file or directory"), paths[str(server.data_dir)]
+    assert paths[str(freehold.data_dir)] in (["lambda"], "error: No such file or directory"), paths[str(freehold.data_dir)]
     # /root holds only the way to the interpreter, where the zygote imported it from (pyenv).
     assert paths["/root"] in ([".pyenv"], "error: No such file or directory"), paths["/root"]
     assert not any(outcome["exists"].values()), outcome["exists"]
@@ -182,24 +145,24 @@ def test_two_sandboxes_of_one_function_cannot_reach_each_other(lam: Any, role: s
         pytest.skip("no uid per sandbox on this host (freehold not root): Runtime APIs are not peer-checked")
     name = create_function(lam, role, PEER_PY, FunctionName=unique("peers"), Timeout=10)
     with ThreadPoolExecutor(2) as pool:  # two at once: two sandboxes
-        first, second = pool.map(lambda _: invoke(lam, name, {"sleep": 1.0}), range(2))
+        first, second = pool.map(lambda _: invoke_ok(lam, name, {"sleep": 1.0}), range(2))
     assert first["api"] != second["api"]
     assert first["uid"] != second["uid"] and min(first["uid"], second["uid"]) > 0
-    outcome = invoke(lam, name, {"targets": [first["api"], second["api"]]})
+    outcome = invoke_ok(lam, name, {"targets": [first["api"], second["api"]]})
     assert outcome["own"] in (first["api"], second["api"])
     # Refused: a 403, or a reset when the server closes before reading the request.
     assert outcome["next"].startswith(("HTTP/1.1 403", "refused: [Errno 104]", "closed")), outcome
     # Both sandboxes still get their own invocations.
     with ThreadPoolExecutor(2) as pool:
-        again = list(pool.map(lambda _: invoke(lam, name, {"sleep": 0.5}), range(2)))
+        again = list(pool.map(lambda _: invoke_ok(lam, name, {"sleep": 0.5}), range(2)))
     assert {a["api"] for a in again} <= {first["api"], second["api"]}
 
 
-def test_sdk_at_init_reaches_freehold(server: FreeholdServer, lam: Any, role: str) -> None:
+def test_sdk_at_init_reaches_freehold(freehold: FreeholdServer, lam: Any, role: str) -> None:
     table = unique("sandbox-table")
-    server.client("dynamodb").create_table(
+    freehold.client("dynamodb").create_table(
         TableName=table, AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST")
     name = create_function(lam, role, WITH_SDK_PY, FunctionName=unique("sdk"))
-    outcome = invoke(lam, name)
+    outcome = invoke_ok(lam, name)
     assert table in outcome["tables"] and outcome["region"] == "us-east-1"
