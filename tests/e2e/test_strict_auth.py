@@ -9,7 +9,6 @@ identity layer with `now` set (tests/unit/gateway/test_root_credentials.py), not
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 import stat
@@ -17,7 +16,6 @@ import subprocess
 import sys
 import time
 import urllib.error
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from support.server import TEST_KEY_ID, TEST_SECRET, FreeholdServer, create_database
+from support.server import TEST_KEY_ID, TEST_SECRET, FreeholdServer, root_pair
 
 ROOT_ARN = "arn:aws:iam::000000000000:root"
 INVALID_TOKEN = "The security token included in the request is invalid."
@@ -42,28 +40,8 @@ TRUST_ACCOUNT = json.dumps({
 NO_RETRIES = Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=60)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def strict(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreeholdServer]:
-    state_url = ""
-    if request.param == "postgresql":
-        state_url = create_database(request.getfixturevalue("postgres_url"))
-    server = FreeholdServer(tmp_path_factory.mktemp(f"strict-{request.param}"), state_url,
-                            extra_args=("--strict-auth",))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def credentials_file(server: FreeholdServer) -> Path:
     return server.data_dir / "root-credentials"
-
-
-def root_pair(server: FreeholdServer) -> tuple[str, str]:
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(credentials_file(server))
-    return parser["freehold"]["aws_access_key_id"], parser["freehold"]["aws_secret_access_key"]
 
 
 def root_client(server: FreeholdServer, service: str) -> Any:
@@ -93,30 +71,30 @@ def unique(prefix: str) -> str:
 # --------------------------------------------------------------------------- the way in
 
 
-def test_bootstrap_file_is_a_private_shared_credentials_file(strict: FreeholdServer) -> None:
-    path = credentials_file(strict)
+def test_bootstrap_file_is_a_private_shared_credentials_file(freehold_strict: FreeholdServer) -> None:
+    path = credentials_file(freehold_strict)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    key_id, secret = root_pair(strict)
+    key_id, secret = root_pair(freehold_strict)
     assert key_id.startswith("AKIA") and len(key_id) == 20 and len(secret) == 40
-    log = strict.log()
+    log = freehold_strict.log()
     assert str(path.resolve()) in log and key_id in log
     assert secret not in log  # the location is printed, never the secret
 
 
-def test_root_credentials_work_with_boto3(strict: FreeholdServer) -> None:
-    identity = root_client(strict, "sts").get_caller_identity()
+def test_root_credentials_work_with_boto3(freehold_strict: FreeholdServer) -> None:
+    identity = root_client(freehold_strict, "sts").get_caller_identity()
     assert identity["Arn"] == ROOT_ARN and identity["Account"] == "000000000000"
     assert identity["UserId"] == "000000000000"
     # Stored as IAM stores root keys: the root user sees it among its own access keys.
-    keys = root_client(strict, "iam").list_access_keys()["AccessKeyMetadata"]
-    assert root_pair(strict)[0] in {k["AccessKeyId"] for k in keys}
+    keys = root_client(freehold_strict, "iam").list_access_keys()["AccessKeyMetadata"]
+    assert root_pair(freehold_strict)[0] in {k["AccessKeyId"] for k in keys}
 
 
-def test_aws_cli_with_the_bootstrap_profile(strict: FreeholdServer) -> None:
+def test_aws_cli_with_the_bootstrap_profile(freehold_strict: FreeholdServer) -> None:
     env = {
         **os.environ,
-        "AWS_ENDPOINT_URL": strict.endpoint_url,
-        "AWS_SHARED_CREDENTIALS_FILE": str(credentials_file(strict)),
+        "AWS_ENDPOINT_URL": freehold_strict.endpoint_url,
+        "AWS_SHARED_CREDENTIALS_FILE": str(credentials_file(freehold_strict)),
         "AWS_PROFILE": "freehold",
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -140,30 +118,30 @@ def test_aws_cli_with_the_bootstrap_profile(strict: FreeholdServer) -> None:
 # --------------------------------------------------------------------------- refusals
 
 
-def test_unknown_keys_are_refused_with_each_protocols_error(strict: FreeholdServer) -> None:
+def test_unknown_keys_are_refused_with_each_protocols_error(freehold_strict: FreeholdServer) -> None:
     for key in (TEST_KEY_ID, "AKIAUNKNOWNKEY000001", "000000000000"):
-        assert error_of(client(strict, "sts", key, TEST_SECRET).get_caller_identity) == (
+        assert error_of(client(freehold_strict, "sts", key, TEST_SECRET).get_caller_identity) == (
             "InvalidClientTokenId", 403, INVALID_TOKEN)
-        assert error_of(client(strict, "iam", key, TEST_SECRET).list_users) == (
+        assert error_of(client(freehold_strict, "iam", key, TEST_SECRET).list_users) == (
             "InvalidClientTokenId", 403, INVALID_TOKEN)
         # A json service: coral's code, and 400.
-        assert error_of(client(strict, "dynamodb", key, TEST_SECRET).list_tables) == (
+        assert error_of(client(freehold_strict, "dynamodb", key, TEST_SECRET).list_tables) == (
             "UnrecognizedClientException", 400, INVALID_TOKEN)
 
 
-def test_a_tampered_secret_does_not_match(strict: FreeholdServer) -> None:
-    key_id, secret = root_pair(strict)
+def test_a_tampered_secret_does_not_match(freehold_strict: FreeholdServer) -> None:
+    key_id, secret = root_pair(freehold_strict)
     tampered = ("A" if secret[0] != "A" else "B") + secret[1:]
-    assert error_of(client(strict, "sts", key_id, tampered).get_caller_identity) == (
+    assert error_of(client(freehold_strict, "sts", key_id, tampered).get_caller_identity) == (
         "SignatureDoesNotMatch", 403, MISMATCH)
-    code, status, _ = error_of(client(strict, "dynamodb", key_id, tampered).list_tables)
+    code, status, _ = error_of(client(freehold_strict, "dynamodb", key_id, tampered).list_tables)
     assert (code, status) == ("InvalidSignatureException", 400)
 
 
-def test_unsigned_requests_are_anonymous_not_root(strict: FreeholdServer) -> None:
+def test_unsigned_requests_are_anonymous_not_root(freehold_strict: FreeholdServer) -> None:
     from botocore import UNSIGNED
 
-    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=strict.endpoint_url,
+    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=freehold_strict.endpoint_url,
                        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}))
     code, status, _ = error_of(sts.get_caller_identity)
     assert (code, status) == ("MissingAuthenticationToken", 403)
@@ -172,12 +150,12 @@ def test_unsigned_requests_are_anonymous_not_root(strict: FreeholdServer) -> Non
 # --------------------------------------------------------------------------- issued keys
 
 
-def test_iam_user_keys_work_until_deleted(strict: FreeholdServer) -> None:
-    iam = root_client(strict, "iam")
+def test_iam_user_keys_work_until_deleted(freehold_strict: FreeholdServer) -> None:
+    iam = root_client(freehold_strict, "iam")
     name = unique("alice")
     user = iam.create_user(UserName=name)["User"]
     key = iam.create_access_key(UserName=name)["AccessKey"]
-    as_user = client(strict, "sts", key["AccessKeyId"], key["SecretAccessKey"])
+    as_user = client(freehold_strict, "sts", key["AccessKeyId"], key["SecretAccessKey"])
     identity = as_user.get_caller_identity()
     assert identity["Arn"] == user["Arn"] == f"arn:aws:iam::000000000000:user/{name}"
     assert identity["UserId"] == user["UserId"]
@@ -194,7 +172,7 @@ def test_iam_user_keys_work_until_deleted(strict: FreeholdServer) -> None:
 
     # The user's own secret with a wrong byte does not match.
     secret = key["SecretAccessKey"]
-    wrong = client(strict, "sts", key["AccessKeyId"], secret[:-1] + ("y" if secret.endswith("x") else "x"))
+    wrong = client(freehold_strict, "sts", key["AccessKeyId"], secret[:-1] + ("y" if secret.endswith("x") else "x"))
     assert error_of(wrong.get_caller_identity)[0] == "SignatureDoesNotMatch"
 
     iam.update_access_key(UserName=name, AccessKeyId=key["AccessKeyId"], Status="Inactive")
@@ -204,43 +182,45 @@ def test_iam_user_keys_work_until_deleted(strict: FreeholdServer) -> None:
 
     iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
     assert error_of(as_user.get_caller_identity) == ("InvalidClientTokenId", 403, INVALID_TOKEN)
-    assert error_of(client(strict, "dynamodb", key["AccessKeyId"], key["SecretAccessKey"]).list_tables) == (
+    assert error_of(client(freehold_strict, "dynamodb", key["AccessKeyId"], key["SecretAccessKey"]).list_tables) == (
         "UnrecognizedClientException", 400, INVALID_TOKEN)
 
 
-def _user_with_key(strict: FreeholdServer) -> tuple[str, dict[str, Any]]:
-    iam = root_client(strict, "iam")
+def _user_with_key(freehold_strict: FreeholdServer) -> tuple[str, dict[str, Any]]:
+    iam = root_client(freehold_strict, "iam")
     name = unique("bob")
     iam.create_user(UserName=name)
     return name, iam.create_access_key(UserName=name)["AccessKey"]
 
 
-def test_assumed_role_credentials(strict: FreeholdServer) -> None:
-    iam = root_client(strict, "iam")
+def test_assumed_role_credentials(freehold_strict: FreeholdServer) -> None:
+    iam = root_client(freehold_strict, "iam")
     role_name = unique("app")
     role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=TRUST_ACCOUNT)["Role"]
-    _, key = _user_with_key(strict)
-    as_user = client(strict, "sts", key["AccessKeyId"], key["SecretAccessKey"])
+    _, key = _user_with_key(freehold_strict)
+    as_user = client(freehold_strict, "sts", key["AccessKeyId"], key["SecretAccessKey"])
     assumed = as_user.assume_role(RoleArn=role["Arn"], RoleSessionName="s1", DurationSeconds=900)
     creds = assumed["Credentials"]
     assert creds["AccessKeyId"].startswith("ASIA")
 
-    as_role = client(strict, "sts", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+    as_role = client(freehold_strict, "sts", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
     identity = as_role.get_caller_identity()
     assert identity["Arn"] == f"arn:aws:sts::000000000000:assumed-role/{role_name}/s1"
     assert identity["Arn"] == assumed["AssumedRoleUser"]["Arn"]
 
-    wrong_token = client(strict, "sts", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"] + "x")
+    wrong_token = client(freehold_strict, "sts", creds["AccessKeyId"], creds["SecretAccessKey"],
+                         creds["SessionToken"] + "x")
     assert error_of(wrong_token.get_caller_identity) == ("InvalidClientTokenId", 403, INVALID_TOKEN)
-    no_token = client(strict, "sts", creds["AccessKeyId"], creds["SecretAccessKey"])
+    no_token = client(freehold_strict, "sts", creds["AccessKeyId"], creds["SecretAccessKey"])
     assert error_of(no_token.get_caller_identity) == ("InvalidClientTokenId", 403, INVALID_TOKEN)
-    wrong_json = client(strict, "dynamodb", creds["AccessKeyId"], creds["SecretAccessKey"], "not-the-token")
+    wrong_json = client(freehold_strict, "dynamodb", creds["AccessKeyId"], creds["SecretAccessKey"], "not-the-token")
     assert error_of(wrong_json.list_tables) == ("UnrecognizedClientException", 400, INVALID_TOKEN)
-    tampered = client(strict, "sts", creds["AccessKeyId"], creds["SecretAccessKey"][::-1], creds["SessionToken"])
+    tampered = client(freehold_strict, "sts", creds["AccessKeyId"], creds["SecretAccessKey"][::-1],
+                      creds["SessionToken"])
     assert error_of(tampered.get_caller_identity)[0] == "SignatureDoesNotMatch"
 
     # As on AWS, the root user may not assume roles.
-    code, status, message = error_of(root_client(strict, "sts").assume_role, RoleArn=role["Arn"],
+    code, status, message = error_of(root_client(freehold_strict, "sts").assume_role, RoleArn=role["Arn"],
                                      RoleSessionName="root-try")
     assert (code, status, message) == ("AccessDenied", 403, "Roles may not be assumed by root accounts.")
 
@@ -248,50 +228,50 @@ def test_assumed_role_credentials(strict: FreeholdServer) -> None:
 # --------------------------------------------------------------------------- durability
 
 
-def test_bootstrap_pair_survives_restart_kill_9_and_reset(strict: FreeholdServer) -> None:
-    before = root_pair(strict)
-    name, key = _user_with_key(strict)
+def test_bootstrap_pair_survives_restart_kill_9_and_reset(freehold_strict: FreeholdServer) -> None:
+    before = root_pair(freehold_strict)
+    name, key = _user_with_key(freehold_strict)
 
-    strict.restart()
-    assert root_pair(strict) == before
-    assert root_client(strict, "sts").get_caller_identity()["Arn"] == ROOT_ARN
+    freehold_strict.restart()
+    assert root_pair(freehold_strict) == before
+    assert root_client(freehold_strict, "sts").get_caller_identity()["Arn"] == ROOT_ARN
 
-    strict.kill9()
-    strict.start()
-    assert root_pair(strict) == before
-    assert root_client(strict, "sts").get_caller_identity()["Arn"] == ROOT_ARN
-    as_user = client(strict, "sts", key["AccessKeyId"], key["SecretAccessKey"])
+    freehold_strict.kill9()
+    freehold_strict.start()
+    assert root_pair(freehold_strict) == before
+    assert root_client(freehold_strict, "sts").get_caller_identity()["Arn"] == ROOT_ARN
+    as_user = client(freehold_strict, "sts", key["AccessKeyId"], key["SecretAccessKey"])
     assert as_user.get_caller_identity()["Arn"].endswith(f":user/{name}")
 
     # Over HTTP a strict node refuses to be reset; stopped, `freehold reset --data-dir`
     # forgets every user and key, and the node's root pair comes back as it was.
     with pytest.raises(urllib.error.HTTPError) as refused:
-        strict.reset()
+        freehold_strict.reset()
     assert refused.value.code == 403
-    strict.stop()
-    command = [sys.executable, "-m", "freehold", "reset", "--endpoint", strict.endpoint_url,
-               "--data-dir", str(strict.data_dir)]
-    if strict.state_url:
-        command += ["--state", strict.state_url]
+    freehold_strict.stop()
+    command = [sys.executable, "-m", "freehold", "reset", "--endpoint", freehold_strict.endpoint_url,
+               "--data-dir", str(freehold_strict.data_dir)]
+    if freehold_strict.state_url:
+        command += ["--state", freehold_strict.state_url]
     done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    strict.start()
+    freehold_strict.start()
     # The forgotten root key is replaced by a new pair, written to the same file.
-    assert root_pair(strict) != before
-    assert root_client(strict, "sts").get_caller_identity()["Arn"] == ROOT_ARN
+    assert root_pair(freehold_strict) != before
+    assert root_client(freehold_strict, "sts").get_caller_identity()["Arn"] == ROOT_ARN
     assert error_of(as_user.get_caller_identity) == ("InvalidClientTokenId", 403, INVALID_TOKEN)
 
 
-def test_a_deleted_bootstrap_key_is_not_brought_back(strict: FreeholdServer) -> None:
-    old_id, _ = root_pair(strict)
-    iam = root_client(strict, "iam")
+def test_a_deleted_bootstrap_key_is_not_brought_back(freehold_strict: FreeholdServer) -> None:
+    old_id, _ = root_pair(freehold_strict)
+    iam = root_client(freehold_strict, "iam")
     iam.delete_access_key(AccessKeyId=old_id)
-    assert error_of(root_client(strict, "sts").get_caller_identity)[0] == "InvalidClientTokenId"
-    strict.restart()
-    new_id, _ = root_pair(strict)
+    assert error_of(root_client(freehold_strict, "sts").get_caller_identity)[0] == "InvalidClientTokenId"
+    freehold_strict.restart()
+    new_id, _ = root_pair(freehold_strict)
     assert new_id != old_id
-    assert root_client(strict, "sts").get_caller_identity()["Arn"] == ROOT_ARN
-    assert error_of(client(strict, "sts", old_id, "x" * 40).get_caller_identity)[0] == "InvalidClientTokenId"
+    assert root_client(freehold_strict, "sts").get_caller_identity()["Arn"] == ROOT_ARN
+    assert error_of(client(freehold_strict, "sts", old_id, "x" * 40).get_caller_identity)[0] == "InvalidClientTokenId"
 
 
 # --------------------------------------------------------------------------- pinned pair
@@ -347,14 +327,14 @@ def test_other_accounts_keys_made_in_default_mode_work_under_strict_auth(tmp_pat
         server.stop()
 
 
-def test_functions_get_role_credentials_under_strict_auth(strict: FreeholdServer) -> None:
+def test_functions_get_role_credentials_under_strict_auth(freehold_strict: FreeholdServer) -> None:
     """Lambda assumes the function's role as lambda.amazonaws.com (not as root, which strict
     STS refuses), and boto3 inside the function is accepted by the strict gateway."""
     import io
     import json
     import zipfile
 
-    iam = root_client(strict, "iam")
+    iam = root_client(freehold_strict, "iam")
     trust = json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
     role_name = unique("strict-fn-role")
@@ -363,7 +343,7 @@ def test_functions_get_role_credentials_under_strict_auth(strict: FreeholdServer
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("app.py", "import boto3\n\ndef handler(event, context):\n"
                                    "    return boto3.client('sts').get_caller_identity()['Arn']\n")
-    lam = root_client(strict, "lambda")
+    lam = root_client(freehold_strict, "lambda")
     name = unique("strict-fn")
     lam.create_function(FunctionName=name, Runtime="python3.11", Role=role_arn, Handler="app.handler",
                         Code={"ZipFile": buffer.getvalue()}, Timeout=30)

@@ -1,11 +1,13 @@
 """A live freehold server for tests: a real `freehold up` subprocess on a free loopback port.
 
 `freehold` is parametrized over the state backends (SQLite, PostgreSQL), one server per test
-module and backend. It offers boto3 clients, restart and kill -9.
+module and backend. It offers boto3 clients, restart and kill -9. `freehold_strict` is the same
+with `--strict-auth` (its root keys: root_pair); `freehold_sqlite` one server on SQLite only.
 """
 
 from __future__ import annotations
 
+import configparser
 import os
 import signal
 import socket
@@ -135,18 +137,39 @@ class FreeholdServer:
         }
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def freehold(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreeholdServer]:
-    """A live server per test module, on SQLite and on PostgreSQL."""
+def _on_each_backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str,
+                     extra_args: tuple[str, ...] = ()) -> Iterator[FreeholdServer]:
     state_url = ""
     if request.param == "postgresql":
         state_url = create_database(request.getfixturevalue("postgres_url"))
-    server = FreeholdServer(tmp_path_factory.mktemp(f"freehold-{request.param}"), state_url)
+    server = FreeholdServer(tmp_path_factory.mktemp(f"{name}-{request.param}"), state_url, extra_args=extra_args)
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def freehold(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreeholdServer]:
+    """A live server per test module, on SQLite and on PostgreSQL."""
+    yield from _on_each_backend(request, tmp_path_factory, "freehold")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def freehold_strict(request: pytest.FixtureRequest,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreeholdServer]:
+    """A live `--strict-auth` server per test module, on SQLite and on PostgreSQL: only its root
+    key pair (root_pair) and the keys IAM and STS issue authenticate."""
+    yield from _on_each_backend(request, tmp_path_factory, "strict", ("--strict-auth",))
+
+
+def root_pair(server: FreeholdServer) -> tuple[str, str]:
+    """The root key pair a strict node hands out in <data_dir>/root-credentials (a shared
+    credentials file, profile `freehold`)."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(server.data_dir / "root-credentials")
+    return parser["freehold"]["aws_access_key_id"], parser["freehold"]["aws_secret_access_key"]
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,11 @@ against AWS's published example in tests/unit/gateway/test_chunk_signatures.py).
 from __future__ import annotations
 
 import base64
-import configparser
 import hashlib
 import hmac
 import http.client
 import uuid
 import zlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,35 +25,15 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from support.server import FreeholdServer, create_database
+from support.server import FreeholdServer, root_pair
 
 EMPTY = hashlib.sha256(b"").hexdigest()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def strict(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreeholdServer]:
-    state_url = ""
-    if request.param == "postgresql":
-        state_url = create_database(request.getfixturevalue("postgres_url"))
-    server = FreeholdServer(tmp_path_factory.mktemp(f"s3-strict-{request.param}"), state_url,
-                            extra_args=("--strict-auth",))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def root_keys(server: FreeholdServer) -> tuple[str, str]:
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(server.data_dir / "root-credentials")
-    return parser["freehold"]["aws_access_key_id"], parser["freehold"]["aws_secret_access_key"]
-
-
 @pytest.fixture(scope="module")
-def s3(strict: FreeholdServer) -> Any:
-    key, secret = root_keys(strict)
-    return strict.client("s3", aws_access_key_id=key, aws_secret_access_key=secret)
+def s3(freehold_strict: FreeholdServer) -> Any:
+    key, secret = root_pair(freehold_strict)
+    return freehold_strict.client("s3", aws_access_key_id=key, aws_secret_access_key=secret)
 
 
 @pytest.fixture
@@ -81,7 +59,7 @@ def signed_upload(server: FreeholdServer, path: str, payloads: list[bytes], *,
                   tamper: Any = None, method: str = "PUT") -> tuple[int, bytes]:
     """PUT (or `method`) `payloads` as a signed aws-chunked body; `tamper(body) -> body` damages
     it after signing. Returns (status, response body)."""
-    access, secret = root_keys(server)
+    access, secret = root_pair(server)
     mode = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" + ("-TRAILER" if trailers is not None else "")
     decoded = sum(len(p) for p in payloads)
     headers = {
@@ -130,16 +108,16 @@ def _absent(s3: Any, bucket: str, key: str) -> bool:
     return caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
-def test_signed_chunks_are_stored(strict: FreeholdServer, s3: Any, bucket: str) -> None:
+def test_signed_chunks_are_stored(freehold_strict: FreeholdServer, s3: Any, bucket: str) -> None:
     payloads = [b"a" * 65536, b"b" * 1024]
-    status, answer = signed_upload(strict, f"/{bucket}/ok", payloads)
+    status, answer = signed_upload(freehold_strict, f"/{bucket}/ok", payloads)
     assert status == 200, answer
     assert s3.get_object(Bucket=bucket, Key="ok")["Body"].read() == b"".join(payloads)
 
 
-def test_large_signed_upload_streams(strict: FreeholdServer, s3: Any, bucket: str) -> None:
+def test_large_signed_upload_streams(freehold_strict: FreeholdServer, s3: Any, bucket: str) -> None:
     payloads = [bytes([n]) * 65536 for n in range(40)]  # 2.5 MiB: the streaming path
-    status, answer = signed_upload(strict, f"/{bucket}/large", payloads)
+    status, answer = signed_upload(freehold_strict, f"/{bucket}/large", payloads)
     assert status == 200, answer
     body = s3.get_object(Bucket=bucket, Key="large")["Body"].read()
     assert hashlib.md5(body).hexdigest() == hashlib.md5(b"".join(payloads)).hexdigest()
@@ -147,7 +125,7 @@ def test_large_signed_upload_streams(strict: FreeholdServer, s3: Any, bucket: st
 
 @pytest.mark.parametrize("size", [3, 40], ids=["small", "streamed"])
 @pytest.mark.parametrize("damage", ["altered-byte", "wrong-final-signature", "reused-signature"])
-def test_bad_chunk_signature_stores_nothing(strict: FreeholdServer, s3: Any, bucket: str, size: int,
+def test_bad_chunk_signature_stores_nothing(freehold_strict: FreeholdServer, s3: Any, bucket: str, size: int,
                                             damage: str) -> None:
     payloads = [bytes([65 + n]) * 65536 for n in range(size)]
 
@@ -163,23 +141,25 @@ def test_bad_chunk_signature_stores_nothing(strict: FreeholdServer, s3: Any, buc
         return b"\r\n".join(line.split(b"=")[0] + b"=" + first if b";chunk-signature=" in line else line
                             for line in lines)
 
-    status, answer = signed_upload(strict, f"/{bucket}/bad", payloads, tamper=tamper)
+    status, answer = signed_upload(freehold_strict, f"/{bucket}/bad", payloads, tamper=tamper)
     assert status == 403, answer
     assert b"<Code>SignatureDoesNotMatch</Code>" in answer
     assert _absent(s3, bucket, "bad")
 
 
-def test_signed_trailer_checksum(strict: FreeholdServer, s3: Any, bucket: str) -> None:
+def test_signed_trailer_checksum(freehold_strict: FreeholdServer, s3: Any, bucket: str) -> None:
     data = b"trailing checksum " * 100
     crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
-    status, answer = signed_upload(strict, f"/{bucket}/trailer", [data], trailers=[("x-amz-checksum-crc32", crc)])
+    status, answer = signed_upload(freehold_strict, f"/{bucket}/trailer", [data],
+                                   trailers=[("x-amz-checksum-crc32", crc)])
     assert status == 200, answer
     head = s3.head_object(Bucket=bucket, Key="trailer", ChecksumMode="ENABLED")
     assert head["ChecksumCRC32"] == crc
 
 
 @pytest.mark.parametrize("damage", ["value", "signature", "missing"])
-def test_bad_trailer_signature_stores_nothing(strict: FreeholdServer, s3: Any, bucket: str, damage: str) -> None:
+def test_bad_trailer_signature_stores_nothing(freehold_strict: FreeholdServer, s3: Any, bucket: str,
+                                              damage: str) -> None:
     data = b"x" * 5000
     crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
 
@@ -192,24 +172,24 @@ def test_bad_trailer_signature_stores_nothing(strict: FreeholdServer, s3: Any, b
             return head + b"x-amz-trailer-signature:" + b"f" * 64 + b"\r\n\r\n"
         return head + b"\r\n"
 
-    status, answer = signed_upload(strict, f"/{bucket}/bad-trailer", [data],
+    status, answer = signed_upload(freehold_strict, f"/{bucket}/bad-trailer", [data],
                                    trailers=[("x-amz-checksum-crc32", crc)], tamper=tamper)
     assert status == 403, answer
     assert b"<Code>SignatureDoesNotMatch</Code>" in answer
     assert _absent(s3, bucket, "bad-trailer")
 
 
-def test_upload_part_chunk_signatures(strict: FreeholdServer, s3: Any, bucket: str) -> None:
+def test_upload_part_chunk_signatures(freehold_strict: FreeholdServer, s3: Any, bucket: str) -> None:
     upload = s3.create_multipart_upload(Bucket=bucket, Key="multi")["UploadId"]
     path = f"/{bucket}/multi?partNumber=1&uploadId={upload}"
 
     def tamper(body: bytes) -> bytes:
         return body.replace(b"p" * 10, b"q" * 10, 1)
 
-    status, answer = signed_upload(strict, path, [b"p" * 70000], tamper=tamper)
+    status, answer = signed_upload(freehold_strict, path, [b"p" * 70000], tamper=tamper)
     assert status == 403 and b"SignatureDoesNotMatch" in answer
     assert s3.list_parts(Bucket=bucket, Key="multi", UploadId=upload).get("Parts", []) == []
-    status, answer = signed_upload(strict, path, [b"p" * 70000])
+    status, answer = signed_upload(freehold_strict, path, [b"p" * 70000])
     assert status == 200, answer
     parts = s3.list_parts(Bucket=bucket, Key="multi", UploadId=upload)["Parts"]
     assert [(p["PartNumber"], p["Size"]) for p in parts] == [(1, 70000)]
@@ -232,12 +212,12 @@ def _value_changed(body: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("tamper", [_forged, _value_changed], ids=["zero-signatures", "altered-body"])
-def test_body_read_whole_with_bad_chunk_signatures_changes_nothing(strict: FreeholdServer, s3: Any, bucket: str,
-                                                                   tamper: Any) -> None:
+def test_body_read_whole_with_bad_chunk_signatures_changes_nothing(freehold_strict: FreeholdServer, s3: Any,
+                                                                   bucket: str, tamper: Any) -> None:
     s3.put_object(Bucket=bucket, Key="o", Body=b"x")
     for path, trailers in ((f"/{bucket}/o?tagging", None), (f"/{bucket}?tagging", None),
                            (f"/{bucket}/o?tagging", [("x-amz-checksum-crc32", "AAAAAA==")])):
-        status, answer = signed_upload(strict, path, [TAGGING], tamper=tamper, trailers=trailers)
+        status, answer = signed_upload(freehold_strict, path, [TAGGING], tamper=tamper, trailers=trailers)
         assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in answer, (path, answer)
     assert s3.get_object_tagging(Bucket=bucket, Key="o")["TagSet"] == []
     with pytest.raises(ClientError) as caught:
@@ -245,33 +225,34 @@ def test_body_read_whole_with_bad_chunk_signatures_changes_nothing(strict: Freeh
     assert caught.value.response["Error"]["Code"] == "NoSuchTagSet"
     delete = (b'<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>o</Key></Object>'
               b"</Delete>")
-    status, answer = signed_upload(strict, f"/{bucket}?delete", [delete], tamper=tamper, method="POST")
+    status, answer = signed_upload(freehold_strict, f"/{bucket}?delete", [delete], tamper=tamper, method="POST")
     assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in answer, answer
     assert s3.get_object(Bucket=bucket, Key="o")["Body"].read() == b"x"
 
 
-def test_body_read_whole_with_good_chunk_signatures(strict: FreeholdServer, s3: Any, bucket: str) -> None:
+def test_body_read_whole_with_good_chunk_signatures(freehold_strict: FreeholdServer, s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="o", Body=b"x")
     half = len(TAGGING) // 2
-    status, answer = signed_upload(strict, f"/{bucket}/o?tagging", [TAGGING[:half], TAGGING[half:]])
+    status, answer = signed_upload(freehold_strict, f"/{bucket}/o?tagging", [TAGGING[:half], TAGGING[half:]])
     assert status == 200, answer
     assert s3.get_object_tagging(Bucket=bucket, Key="o")["TagSet"] == [{"Key": "forged", "Value": "yes"}]
-    status, answer = signed_upload(strict, f"/{bucket}?tagging", [TAGGING])
+    status, answer = signed_upload(freehold_strict, f"/{bucket}?tagging", [TAGGING])
     assert status in (200, 204), answer
     assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "forged", "Value": "yes"}]
     crc = base64.b64encode(zlib.crc32(TAGGING).to_bytes(4, "big")).decode()
-    status, answer = signed_upload(strict, f"/{bucket}/o?tagging", [TAGGING],
+    status, answer = signed_upload(freehold_strict, f"/{bucket}/o?tagging", [TAGGING],
                                    trailers=[("x-amz-checksum-crc32", crc)])
     assert status == 200, answer
     delete = (b'<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>o</Key></Object>'
               b"</Delete>")
-    status, answer = signed_upload(strict, f"/{bucket}?delete", [delete], method="POST")
+    status, answer = signed_upload(freehold_strict, f"/{bucket}?delete", [delete], method="POST")
     assert status == 200 and b"<Deleted>" in answer and b"<Error>" not in answer, answer
     assert _absent(s3, bucket, "o")
 
 
 @pytest.mark.parametrize("declared", ["STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD", "presigned", "anonymous"])
-def test_unverifiable_signed_chunks_are_refused(strict: FreeholdServer, s3: Any, bucket: str, declared: str) -> None:
+def test_unverifiable_signed_chunks_are_refused(freehold_strict: FreeholdServer, s3: Any, bucket: str,
+                                                declared: str) -> None:
     """A body declaring signed chunks freehold cannot check (SigV4a's ECDSA chunks, no SigV4
     header signature to chain from) is refused, never taken unchecked."""
     s3.put_object(Bucket=bucket, Key="o", Body=b"x")
@@ -282,14 +263,14 @@ def test_unverifiable_signed_chunks_are_refused(strict: FreeholdServer, s3: Any,
     path = f"/{bucket}/o?tagging"
     if declared == "presigned":
         path = s3.generate_presigned_url("put_object_tagging", Params={"Bucket": bucket, "Key": "o",
-                                         "Tagging": {"TagSet": []}}).split(str(strict.port), 1)[1]
+                                         "Tagging": {"TagSet": []}}).split(str(freehold_strict.port), 1)[1]
     elif declared != "anonymous":
         headers["x-amz-content-sha256"] = declared
-        access, secret = root_keys(strict)
-        request = AWSRequest(method="PUT", url=f"{strict.endpoint_url}{path}", headers=headers)
+        access, secret = root_pair(freehold_strict)
+        request = AWSRequest(method="PUT", url=f"{freehold_strict.endpoint_url}{path}", headers=headers)
         SigV4Auth(Credentials(access, secret), "s3", "us-east-1").add_auth(request)
         headers = {k: str(v) for k, v in request.headers.items()}
-    connection = http.client.HTTPConnection("127.0.0.1", strict.port, timeout=60)
+    connection = http.client.HTTPConnection("127.0.0.1", freehold_strict.port, timeout=60)
     try:
         connection.request("PUT", path, body=body, headers={**headers, "Content-Length": str(len(body))})
         response = connection.getresponse()
