@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol, cast
 
 PREFIX = "/2018-06-01/runtime/"
+NEXT = PREFIX + "invocation/next"
 MAX_HEADER = 64 * 1024
 # The response limit the Runtime API enforces (6 MB and a little room, as AWS's own).
 MAX_RESPONSE = 6 * 1024 * 1024 + 100
@@ -33,7 +34,8 @@ class ApiResponse:
 
 
 class RuntimeApiHandler(Protocol):
-    async def next_invocation(self) -> ApiResponse: ...
+    def next_invocation(self) -> ApiResponse | asyncio.Future[ApiResponse]:
+        """The next invocation's answer now, or a future of it (a runtime waits on /next)."""
     def invocation_response(self, request_id: str, body: bytes) -> ApiResponse: ...
     def invocation_error(self, request_id: str, body: bytes, error_type: str) -> ApiResponse: ...
     def init_error(self, body: bytes, error_type: str) -> ApiResponse: ...
@@ -164,7 +166,7 @@ class RuntimeApiProtocol(asyncio.Protocol):
         self.allowed_uid = allowed_uid
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
-        self.waiting: asyncio.Task[ApiResponse] | None = None  # an answer not given yet (/next)
+        self.waiting: asyncio.Future[ApiResponse] | None = None  # an answer not given yet (/next)
         self.discard = 0  # bytes of a too large body still to drop
         self.discarded: tuple[str, str, dict[str, str]] | None = None
         self.eof = False  # the runtime is done sending: close once its answers are out
@@ -220,13 +222,17 @@ class RuntimeApiProtocol(asyncio.Protocol):
                     self.transport.close()
                 return
             method, target, headers, body = request
-            if method == "GET" and target.split("?", 1)[0] == PREFIX + "invocation/next":
-                self.waiting = asyncio.ensure_future(self.handler.next_invocation())
-                self.waiting.add_done_callback(self._answered)
+            if method == "GET" and target.split("?", 1)[0] == NEXT:
+                answer = self.handler.next_invocation()
+                if isinstance(answer, ApiResponse):
+                    self._answer(answer)
+                    continue
+                self.waiting = answer
+                answer.add_done_callback(self._answered)
                 return
             self._answer(_route_now(self.handler, method, target, headers, body))
 
-    def _answered(self, task: asyncio.Task[ApiResponse]) -> None:
+    def _answered(self, task: asyncio.Future[ApiResponse]) -> None:
         self.waiting = None
         if task.cancelled() or self.transport is None:
             return

@@ -15,6 +15,7 @@ class MemoryCgroup:
         self.path = Path(parent) / name
         self.path.mkdir(exist_ok=True)
         self._usage_file = str(self.path / "memory.max_usage_in_bytes")
+        self._usage_fd: int | None = None
         if limit_mb is not None:
             set_limit(self.path, limit_mb)
 
@@ -23,12 +24,11 @@ class MemoryCgroup:
         return cls(str(Path(path).parent), Path(path).name, None)
 
     def max_used_mb(self) -> int:
-        try:  # read on every invocation (the REPORT line): no pathlib/io layers
-            fd = os.open(self._usage_file, os.O_RDONLY)
-            try:
-                return int(os.read(fd, 64)) // (1024 * 1024)
-            finally:
-                os.close(fd)
+        # Read on every invocation (the REPORT line): one pread of a descriptor kept open.
+        try:
+            if self._usage_fd is None:
+                self._usage_fd = os.open(self._usage_file, os.O_RDONLY | os.O_CLOEXEC)
+            return int(os.pread(self._usage_fd, 64, 0)) // (1024 * 1024)
         except (OSError, ValueError):
             return 0
 
@@ -54,6 +54,9 @@ class MemoryCgroup:
                 pass
 
     def remove(self) -> None:
+        if self._usage_fd is not None:
+            os.close(self._usage_fd)
+            self._usage_fd = None
         try:
             os.rmdir(self.path)
         except OSError:

@@ -64,24 +64,27 @@ class Sandbox:
         self._loop = asyncio.get_running_loop()
         self.ready: asyncio.Future[None] = self._loop.create_future()
         self.exited: asyncio.Future[int] = self._loop.create_future()
-        self._next: asyncio.Future[Invocation] | None = None
+        self._next: asyncio.Future[ApiResponse] | None = None
         self._queued: Invocation | None = None
         self._current: Invocation | None = None
         self._result: asyncio.Future[tuple[str, bytes, str]] | None = None
+        self.exited.add_done_callback(self._exited_during_invocation)
 
     # -- the Runtime API (RuntimeApiHandler) ------------------------------------------------
-    async def next_invocation(self) -> ApiResponse:
+    def next_invocation(self) -> ApiResponse | asyncio.Future[ApiResponse]:
         if self.init_duration_ms is None:
             self.init_duration_ms = (time.perf_counter() - self.init_started) * 1000
         if not self.ready.done():
             self.ready.set_result(None)
-        if self._queued is None:
-            self._next = self._loop.create_future()
-            invocation = await self._next
-            self._next = None
-        else:
-            invocation = self._queued
-        self._queued = None
+        if self._queued is not None:
+            invocation, self._queued = self._queued, None
+            return self._deliver(invocation)
+        # Answered by `invoke` (the future's callback writes the answer: no task in between).
+        self._next = self._loop.create_future()
+        return self._next
+
+    def _deliver(self, invocation: Invocation) -> ApiResponse:
+        """The answer to /next that hands the runtime `invocation`."""
         self._current = invocation
         deadline_ms = int((time.time() + self.spec.timeout_s) * 1000)
         headers = {
@@ -243,25 +246,35 @@ class Sandbox:
             if self.init_failure is not None or self.exit_status is not None:
                 return self._failed_init(invocation, init_log)
         else:
-            self.take_output()
+            # Output between invocations is nobody's (the loop reads the pipe as it fills).
+            self.output.clear()
         started = time.perf_counter()
-        self._result = self._loop.create_future()
-        if self._next is not None and not self._next.done():
-            self._next.set_result(invocation)
+        result = self._result = self._loop.create_future()
+        if self.exited.done():
+            _resolve(result, EXITED)
+        waiting, self._next = self._next, None
+        if waiting is not None and not waiting.done():
+            waiting.set_result(self._deliver(invocation))
         else:
             self._queued = invocation
-        waiters: set[asyncio.Future[object]] = {self._result, self.exited}  # type: ignore[arg-type]
-        done, _ = await asyncio.wait(waiters, timeout=self.spec.timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        # One future, resolved by the runtime's answer, by the process's exit (see
+        # `_exited_during_invocation`) or by the timeout: no asyncio.wait machinery per call.
+        timer = self._loop.call_later(self.spec.timeout_s, _resolve, result, TIMED_OUT)
+        try:
+            outcome = await result
+        finally:
+            timer.cancel()
+            self._result = None
         duration = (time.perf_counter() - started) * 1000
-        if self._result in done:
-            status, body, error_type = self._result.result()
+        if outcome is not EXITED and outcome is not TIMED_OUT:
+            status, body, error_type = outcome
             if status == "error":
                 # The runtime's error document goes back as it is (errorType/errorMessage/stackTrace).
                 error_type = error_type or _error_type_of(body)
             self.last_used = time.monotonic()
             return self._report(invocation, "ok" if status == "ok" else "error", body, error_type,
                                 init_log, self.take_output(), duration, cold, "")
-        if self.exited in done:
+        if outcome is EXITED:
             error_type, reason = self._exit_reason()
             message = f"RequestId: {request_id} Error: {reason}"
             extra = f"{message}\n{error_type}\n"
@@ -274,6 +287,10 @@ class Sandbox:
         return self._report(invocation, "error", error_payload(
             "Sandbox.Timedout", f"RequestId: {request_id} Error: Task timed out after {seconds} seconds"),
             "Sandbox.Timedout", init_log, self.take_output() + line, duration, cold, "timeout")
+
+    def _exited_during_invocation(self, exited: asyncio.Future[int]) -> None:
+        if self._result is not None:
+            _resolve(self._result, EXITED)
 
     def _failed_init(self, invocation: Invocation, init_log: str) -> InvocationResult:
         if self.init_failure is not None:
@@ -305,6 +322,16 @@ class Sandbox:
             duration_ms=duration, init_duration_ms=self.init_duration_ms if cold else None,
             max_memory_mb=memory, error_type=error_type,
         )
+
+
+# What an invocation's future holds when no answer came: the process ended, or time ran out.
+EXITED: tuple[str, bytes, str] = ("exited", b"", "")
+TIMED_OUT: tuple[str, bytes, str] = ("timed out", b"", "")
+
+
+def _resolve(future: asyncio.Future[tuple[str, bytes, str]], outcome: tuple[str, bytes, str]) -> None:
+    if not future.done():
+        future.set_result(outcome)
 
 
 def _error_type_of(body: bytes) -> str:

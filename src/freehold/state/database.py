@@ -214,6 +214,10 @@ class Database(ABC):
     # Whether a short write may run on the event loop's thread (see `no_wait`): true only
     # where a commit costs no network round trip and no fsync wait (SQLite in `process`).
     inline_writes: bool = False
+    # Whether this process is the database's only writer (SQLite: one node owns its file; on
+    # PostgreSQL other nodes write too). Caches validated by in-process change counters are
+    # only sound where it is true.
+    sole_writer: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._local = threading.local()

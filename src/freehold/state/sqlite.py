@@ -260,6 +260,7 @@ class SqliteDatabase(Database):
     """SQLite in WAL mode at `path` (created with its directory if missing)."""
 
     dialect = "sqlite"
+    sole_writer = True  # one node serves a SQLite file (cluster mode is PostgreSQL)
 
     def __init__(self, path: Path, fsync: bool = False) -> None:
         super().__init__()

@@ -20,7 +20,7 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, bytes, str]] = []
 
-    async def next_invocation(self) -> ApiResponse:
+    def next_invocation(self) -> ApiResponse:
         return ApiResponse(200, b'{"k": 1}', {"Lambda-Runtime-Aws-Request-Id": "rid"})
 
     def invocation_response(self, request_id: str, body: bytes) -> ApiResponse:

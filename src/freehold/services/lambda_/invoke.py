@@ -13,6 +13,7 @@ import binascii
 import json
 import logging
 import os
+import random
 import threading
 import time
 import uuid
@@ -27,8 +28,8 @@ from freehold.services.lambda_ import limits
 from freehold.services.lambda_.logs import LogBatch, LogShipper, service_context
 from freehold.services.lambda_.lookup import LambdaBase, function_not_found, update_in_progress
 from freehold.services.lambda_.models import FunctionVersion
-from freehold.services.lambda_.names import LATEST, FunctionRef, function_arn
-from freehold.services.lambda_.store import QueuedInvocation
+from freehold.services.lambda_.names import LATEST, VERSION_PATTERN, FunctionRef, function_arn
+from freehold.services.lambda_.store import LambdaStore, QueuedInvocation
 from freehold.services.lambda_.workers import THROTTLE_DELAY, AsyncInvoker, retry_delay
 from freehold.state.blobs import BlobNotFound
 
@@ -47,6 +48,7 @@ CREDENTIAL_MARGIN = 300.0
 
 
 INLINE_PAYLOAD = 64 * 1024  # payloads up to this are checked on the event loop
+SPEC_CACHE = 4096  # function specs (and parsed configurations) kept for warm invocations
 
 
 class _WouldBlock(Exception):
@@ -54,9 +56,10 @@ class _WouldBlock(Exception):
 
 
 def trace_id() -> str:
-    """An X-Ray trace header as Lambda passes it: 96 random bits of root, 64 of parent."""
-    random = os.urandom(20).hex()
-    return f"Root=1-{int(time.time()):08x}-{random[:24]};Parent={random[24:]};Sampled=0"
+    """An X-Ray trace header as Lambda passes it: 96 random bits of root, 64 of parent (from
+    a PRNG seeded by the OS, as request ids are: no system call per invocation)."""
+    bits = f"{random.getrandbits(160):040x}"
+    return f"Root=1-{int(time.time()):08x}-{bits[:24]};Parent={bits[24:]};Sampled=0"
 
 
 def throttled(reason: str) -> ServiceError:
@@ -75,6 +78,10 @@ class InvokeOps(LambdaBase):
     def start_execution(self) -> None:
         self._credentials: dict[str, tuple[float, dict[str, str]]] = {}
         self._roles: dict[str, str] = {}  # function spec key -> its role
+        self._specs: dict[str, FunctionSpec] = {}  # function spec key -> its spec
+        self._versions: dict[str, FunctionVersion] = {}  # stored configuration -> its version
+        # (account, region, name, qualifier) -> (LambdaStore.generation, version, reserved)
+        self._targets: dict[tuple[str, str, str, str], tuple[int, FunctionVersion, int | None]] = {}
         self.shipper = LogShipper(self.call)
         self.async_invoker = AsyncInvoker(self.store, self._run_queued)
         self.async_invoker.start()
@@ -92,6 +99,10 @@ class InvokeOps(LambdaBase):
             self._executor.forget(lambda spec: True)
         self._credentials.clear()
         self._roles.clear()
+        self._specs.clear()
+        self._versions.clear()
+        self._targets.clear()
+        LambdaStore.bump_generation()  # rows deleted by the reset: nothing cached stays valid
         self.shipper.forget()
 
     @property
@@ -189,6 +200,12 @@ class InvokeOps(LambdaBase):
     def _spec(self, version: FunctionVersion, reserved: int | None) -> FunctionSpec:
         from freehold.runtime.seam import FunctionSpec
 
+        key = f"{version.qualified_arn}#{version.revision_id}"
+        known = self._specs.get(key)
+        if known is not None and known.reserved_concurrency == reserved:
+            # A revision's spec never changes (a new configuration or package is a new
+            # revision): warm invocations skip unpacking checks and their file system calls.
+            return known
         if getattr(self._inline, "active", False) and (
                 version.layer_code or not self.code_trees.path(version.code.blob_key).is_dir()):
             raise _WouldBlock()  # unpacking: not on the event loop
@@ -197,15 +214,17 @@ class InvokeOps(LambdaBase):
         # The function's layers, merged in order: the sandbox's /opt.
         opt_dir = self.code_trees.ensure_merged([layer["Blob"] for layer in version.layer_code], owner) \
             if version.layer_code else None
-        key = f"{version.qualified_arn}#{version.revision_id}"
         self._roles[key] = version.role  # its sandboxes' credentials, once cached, without SQL
-        return FunctionSpec(
+        if len(self._specs) >= SPEC_CACHE:
+            self._specs.clear()
+        spec = self._specs[key] = FunctionSpec(
             key=key, account_id=version.account_id,
             region=version.region, name=version.name, version=version.version, runtime=version.runtime or "",
             handler=version.handler or "", code_dir=code_dir, memory_mb=version.memory_size,
             timeout_s=version.timeout, ephemeral_mb=version.ephemeral_storage, environment=dict(version.environment),
             log_group=version.log_group_name, owner=owner, reserved_concurrency=reserved, opt_dir=opt_dir,
         )
+        return spec
 
     def _prepared(self, version: FunctionVersion, reserved: int | None) -> tuple[FunctionVersion, FunctionSpec]:
         """The version to run and its spec, its package unpacked. $LATEST may have been replaced
@@ -253,12 +272,16 @@ class InvokeOps(LambdaBase):
         return self._ran(version, result)
 
     def _invocation(self, version: FunctionVersion, payload: bytes, invoked_arn: str, request_id: str,
-                    client_context: str | None) -> tuple[FunctionVersion, Invocation]:
-        """What to run (blocking: reads SQL, may unpack code); throttled when reserved is 0."""
+                    client_context: str | None, reserved: int | None | bool = False
+                    ) -> tuple[FunctionVersion, Invocation]:
+        """What to run (blocking: reads SQL, may unpack code); throttled when reserved is 0.
+        `reserved` is the function's reserved concurrency when the caller read it already."""
         from freehold.runtime.seam import Invocation
 
-        row = self.store.function_row(version.account_id, version.region, version.name)
-        reserved = row.reserved_concurrency if row else None
+        if reserved is False:
+            row = self.store.function_row(version.account_id, version.region, version.name)
+            reserved = row.reserved_concurrency if row else None
+        assert reserved is not True
         if reserved == 0:
             raise throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
         version, spec = self._prepared(version, reserved)
@@ -324,7 +347,7 @@ class InvokeOps(LambdaBase):
         payload: bytes = params["Payload"]
         _check_json(payload)
         client_context = _client_context(params.get("ClientContext"))
-        version, _ = self.resolve(ref, route=True)
+        version, reserved = self._invoke_target(ref)
         if version.state != "Active":
             raise ServiceError(
                 "ResourceConflictException",
@@ -338,7 +361,39 @@ class InvokeOps(LambdaBase):
             self._enqueue(ref, version, payload, client_context, request_id)
             return {"StatusCode": 202}
         invoked = ref.qualified_arn if ref.qualifier else ref.arn
-        return self._invocation(version, payload, invoked, request_id, client_context)
+        return self._invocation(version, payload, invoked, request_id, client_context, reserved)
+
+    def _invoke_target(self, ref: FunctionRef) -> tuple[FunctionVersion, int | None | bool]:
+        """The version an Invoke runs, and its function's reserved concurrency when read along
+        (False when not): $LATEST or a version number in one statement, an alias as `resolve`."""
+        qualifier = ref.qualifier or LATEST
+        if qualifier != LATEST and not VERSION_PATTERN.match(qualifier):
+            version, _ = self.resolve(ref, route=True)
+            return version, False
+        key = (ref.account_id, ref.region, ref.name, qualifier)
+        generation = LambdaStore.generation
+        if self.db.sole_writer:
+            # Valid while no function or version changed since it was read (SQLite: this
+            # process is the only writer): a warm Invoke then reads no SQL at all.
+            known = self._targets.get(key)
+            if known is not None and known[0] == generation:
+                return known[1], known[2]
+        found = self.store.invoke_target(ref.account_id, ref.region, ref.name, qualifier)
+        if found is None:
+            version, _ = self.resolve(ref, route=True)  # raises the right not-found error
+            return version, False
+        config, reserved = found
+        parsed = self._versions.get(config)
+        if parsed is None:
+            # Parsed once per stored configuration; the invoke path only reads it.
+            if len(self._versions) >= SPEC_CACHE:
+                self._versions.clear()
+            parsed = self._versions[config] = FunctionVersion.from_json(config)
+        if self.db.sole_writer:
+            if len(self._targets) >= SPEC_CACHE:
+                self._targets.clear()
+            self._targets[key] = (generation, parsed, reserved)
+        return parsed, reserved
 
     async def invoke_async(self, ctx: RequestContext, params: Params) -> Params:
         payload = await _read_payload(params.get("InvokeArgs"), True)

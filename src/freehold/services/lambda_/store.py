@@ -115,8 +115,23 @@ class QueuedInvocation:
 
 
 class LambdaStore:
+    # Bumped after every committed change to functions or versions made in this process:
+    # what Invoke caches of them (services/lambda_/invoke.py) is valid while it is unchanged,
+    # where the database has no other writer (Database.sole_writer).
+    generation = 0
+
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    @classmethod
+    def bump_generation(cls) -> None:
+        cls.generation += 1
+
+    def _changed(self) -> None:
+        """Called by every write of lambda_functions / lambda_versions, inside its transaction
+        (the count moves once it committed; never before, or a reader could cache old rows
+        under the new count)."""
+        self.db.after_commit(LambdaStore.bump_generation)
 
     def migrate(self) -> None:
         self.db.migrate("lambda", MIGRATIONS)
@@ -141,6 +156,7 @@ class LambdaStore:
 
     @staticmethod
     def _put_version(tx: Transaction, version: FunctionVersion) -> None:
+        tx.on_commit(LambdaStore.bump_generation)
         tx.execute(
             "INSERT INTO lambda_versions (account_id, region, name, number, config, code_blob) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, region, name, number) "
@@ -191,6 +207,17 @@ class LambdaStore:
         )
         return FunctionVersion.from_json(row[0]) if row else None
 
+    def invoke_target(self, account_id: str, region: str, name: str, version: str) -> tuple[str, int | None] | None:
+        """A version's stored configuration and its function's reserved concurrency, in one
+        statement (what every Invoke reads); None when either is missing."""
+        row = self.db.query_one(
+            "SELECT v.config, f.reserved_concurrency FROM lambda_versions v JOIN lambda_functions f "
+            "ON f.account_id = v.account_id AND f.region = v.region AND f.name = v.name "
+            "WHERE v.account_id = ? AND v.region = ? AND v.name = ? AND v.number = ?",
+            (account_id, region, name, version_number(version)),
+        )
+        return (str(row[0]), row[1]) if row else None
+
     def list_versions(self, account_id: str, region: str, name: str) -> list[FunctionVersion]:
         rows = self.db.query(
             "SELECT config FROM lambda_versions WHERE account_id = ? AND region = ? AND name = ? ORDER BY number",
@@ -225,10 +252,12 @@ class LambdaStore:
                    "event_invoke_config": lambda v: json.dumps(v) if v is not None else None}
         sets = ", ".join(f"{key} = ?" for key in changes)
         values = [columns[key](value) for key, value in changes.items()]
-        return self.db.execute(
+        changed = self.db.execute(
             f"UPDATE lambda_functions SET {sets} WHERE account_id = ? AND region = ? AND name = ?",
             (*values, account_id, region, name),
         ) == 1
+        self._changed()
+        return changed
 
     def publish(self, account_id: str, region: str, name: str, expected_revision: str | None,
                 description: str | None) -> FunctionVersion | None:
@@ -269,6 +298,7 @@ class LambdaStore:
         """Delete a function and everything of it; returns the code blobs no longer referenced."""
         key = (account_id, region, name)
         with self.db.transaction() as tx:
+            self._changed()
             blobs = {row[0] for row in tx.query(
                 "SELECT code_blob FROM lambda_versions WHERE account_id = ? AND region = ? AND name = ?", key)}
             for table in ("lambda_versions", "lambda_aliases", "lambda_policies", "lambda_function_urls",
@@ -278,6 +308,7 @@ class LambdaStore:
 
     def delete_version(self, account_id: str, region: str, name: str, version: str) -> list[str]:
         with self.db.transaction() as tx:
+            self._changed()
             row = tx.query_one(
                 "SELECT code_blob FROM lambda_versions WHERE account_id = ? AND region = ? AND name = ? AND number = ?",
                 (account_id, region, name, version_number(version)),
