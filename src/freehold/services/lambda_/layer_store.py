@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from freehold.services.lambda_.models import FunctionVersion
 from freehold.state.database import Database, IntegrityError
 
 
@@ -115,6 +116,12 @@ class LayerStore:
             if tx.query_one("SELECT 1 FROM lambda_layer_versions WHERE code_blob = ?", (blob,)) is not None:
                 return False
             return tx.query_one("SELECT 1 FROM lambda_versions WHERE config LIKE ?", (f"%{blob}%",)) is None
+
+    def function_versions_using(self, blob: str) -> list[FunctionVersion]:
+        """The function versions whose layers include this content (any account or region:
+        another account may use a layer version its policy grants)."""
+        rows = self.db.query("SELECT config FROM lambda_versions WHERE config LIKE ?", (f"%{blob}%",))
+        return [FunctionVersion.from_json(row[0]) for row in rows]
 
     def update_policy(self, account_id: str, region: str, layer_name: str, version: int,
                       change: Callable[[LayerVersionRow], tuple[dict[str, Any] | None, str | None]],

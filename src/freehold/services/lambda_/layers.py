@@ -1,6 +1,7 @@
 """Lambda layers: PublishLayerVersion, Get/List/Delete, layer version permissions, and the
 layers of a function (CreateFunction / UpdateFunctionConfiguration `Layers`), resolved to
 their content, which sandboxes see merged under /opt in the order given (later layers win).
+A merged tree is removed once no function version uses it (forget_merged_trees).
 
 https://docs.aws.amazon.com/lambda/latest/dg/chapter-layers.html
 https://docs.aws.amazon.com/lambda/latest/api/API_PublishLayerVersion.html
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from freehold.gateway.context import RequestContext
@@ -19,7 +21,7 @@ from freehold.services.base import Params
 from freehold.services.lambda_ import limits
 from freehold.services.lambda_.layer_store import LayerVersionRow
 from freehold.services.lambda_.lookup import LambdaBase
-from freehold.services.lambda_.models import lambda_timestamp, new_revision
+from freehold.services.lambda_.models import FunctionVersion, lambda_timestamp, new_revision
 
 MAX_LAYERS = 5
 LAYER_NAME_PATTERN = r"(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+"
@@ -67,6 +69,8 @@ def may_use(row: LayerVersionRow, account_id: str) -> bool:
 
 
 class LayerOps(LambdaBase):
+    sandbox_owner: Callable[[FunctionVersion], tuple[int, int] | None]  # invoke.py
+
     # -- names -------------------------------------------------------------------------------------
     def _layer(self, ctx: RequestContext, params: Params) -> tuple[str, str, str]:
         """(account, region, layer name) of a LayerName that is a name or a layer ARN."""
@@ -283,6 +287,28 @@ class LayerOps(LambdaBase):
         if code_unzipped is not None:
             check_total_size(code_unzipped, resolved)
         return resolved
+
+    # -- merged /opt trees ---------------------------------------------------------------------------
+    def _merged_name(self, version: FunctionVersion) -> str:
+        return self.code_trees.merged_name([layer["Blob"] for layer in version.layer_code],
+                                           self.sandbox_owner(version))
+
+    def forget_merged_trees(self, versions: list[FunctionVersion]) -> None:
+        """Remove the merged /opt trees of function versions just deleted or replaced when no
+        version uses them any more (CodeTrees.remove waits for sandboxes still running with
+        them). Whether a tree is needed is asked again just before it goes: a function
+        configured meanwhile with the same layers keeps it."""
+        names: dict[str, str] = {}
+        for version in versions:
+            if version.layer_code:
+                names.setdefault(self._merged_name(version), version.layer_code[0]["Blob"])
+        for name, first_blob in names.items():
+            if self.code_trees.path(name).is_dir() or name in self.code_trees.pending:
+                self.code_trees.remove(name, partial(self._merged_tree_used, name, first_blob))
+
+    def _merged_tree_used(self, name: str, first_blob: str) -> bool:
+        return any(version.layer_code and self._merged_name(version) == name
+                   for version in self.layer_store.function_versions_using(first_blob))
 
 
 def check_total_size(code_unzipped: int, layers: list[dict[str, Any]]) -> None:

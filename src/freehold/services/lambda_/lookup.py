@@ -14,7 +14,7 @@ from freehold.gateway.context import RequestContext
 from freehold.protocol.errors import ServiceError
 from freehold.services.base import Provider, ServiceRuntime
 from freehold.services.lambda_ import code as code_packages
-from freehold.services.lambda_.code import CodeTrees
+from freehold.services.lambda_.code import CodeTrees, trees_in_use
 from freehold.services.lambda_.layer_store import LayerStore
 from freehold.services.lambda_.models import CodePackage, FunctionVersion
 from freehold.services.lambda_.names import LATEST, VERSION_PATTERN, FunctionRef, function_arn, parse_function
@@ -67,7 +67,9 @@ class LambdaBase(Provider):
         self.layer_store = LayerStore(runtime.db)
         # Function URL targets by url-id (function_urls.py), cleared by every change made here.
         self.url_targets: dict[str, Any] = {}  # url-id -> function_urls.UrlTarget
-        self.code_trees = CodeTrees(runtime.settings.data_dir / "lambda" / "code", runtime.blobs)
+        # Trees are removed once no live sandbox of the executor (invoke.py) runs with them.
+        self.code_trees = CodeTrees(runtime.settings.data_dir / "lambda" / "code", runtime.blobs,
+                                    in_use=lambda: trees_in_use(getattr(self, "_executor", None)))
 
     # -- names -----------------------------------------------------------------------------------
     def ref(self, ctx: RequestContext, params: dict[str, Any], qualifier_key: str = "Qualifier") -> FunctionRef:

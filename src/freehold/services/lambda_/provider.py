@@ -70,6 +70,7 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, Provisioned
         self.stop_provisioning()
         self.stop_pollers()
         self.stop_execution()
+        self.code_trees.sweep()  # removals that waited for sandboxes: none is left running now
 
     def reset(self) -> None:
         self.reset_provisioning()
@@ -248,6 +249,7 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, Provisioned
         for blob in {layer["Blob"] for version in versions for layer in version.layer_code}:
             if self.layer_store.unused(blob):
                 self.blobs.delete(blob)
+        self.forget_merged_trees(versions)  # their merged /opt trees, when no version uses them (layers.py)
 
     def _unpack(self, version: FunctionVersion) -> None:
         """Unpack a version's package ahead of its first invocation. A concurrent update may
