@@ -146,3 +146,27 @@ def test_functions_sharing_layers(freehold: Any, lam: Any, role: str) -> None:
     assert _invoke(lam, second) == ({"layer": "a"}, None)
     lam.delete_function(FunctionName=second)
     assert _wait_for(lambda: not trees & _trees(freehold)), trees
+
+
+def _all_trees(server: Any) -> set[str]:
+    root = Path(server.data_dir) / "lambda" / "code"
+    return {path.name for path in root.iterdir() if not path.name.startswith(".")} if root.is_dir() else set()
+
+
+def test_trees_left_by_a_crash_are_removed_at_start(freehold: Any, lam: Any, role: str) -> None:
+    """Removals still waiting for a sandbox when the node dies are not lost: the next start
+    removes what no version uses. (Last in this module: it crashes the server.)"""
+    before = _all_trees(freehold)
+    name = create_function(lam, role, APP, Layers=[_layer(lam)])
+    assert _invoke(lam, name) == ({"layer": "a"}, None)  # its idle sandbox holds code and /opt
+    held = _all_trees(freehold) - before
+    assert len(held) == 2 and len({tree for tree in held if tree.startswith("opt-")}) == 1
+    lam.update_function_configuration(FunctionName=name, Layers=[])
+    lam.update_function_code(FunctionName=name, ZipFile=make_zip(
+        {"app.py": "def handler(event, context):\n    return {'layer': None}\n"}))
+    time.sleep(0.6)
+    assert held <= _all_trees(freehold)  # both wait for the idle sandbox of the old configuration
+    freehold.kill9()
+    freehold.start()
+    assert _wait_for(lambda: not held & _all_trees(freehold)), held
+    assert _invoke(lam, name) == ({"layer": None}, None)

@@ -123,6 +123,15 @@ class LayerStore:
         rows = self.db.query("SELECT config FROM lambda_versions WHERE config LIKE ?", (f"%{blob}%",))
         return [FunctionVersion.from_json(row[0]) for row in rows]
 
+    def function_versions_with_layers(self) -> list[FunctionVersion]:
+        versions = [FunctionVersion.from_json(row[0]) for row in
+                    self.db.query("SELECT config FROM lambda_versions WHERE config LIKE ?", ('%"Blob"%',))]
+        return [version for version in versions if version.layer_code]
+
+    def code_blob_used(self, blob: str) -> bool:
+        """Whether some function version runs this package (its unpacked tree is needed)."""
+        return self.db.query_one("SELECT 1 FROM lambda_versions WHERE code_blob = ?", (blob,)) is not None
+
     def update_policy(self, account_id: str, region: str, layer_name: str, version: int,
                       change: Callable[[LayerVersionRow], tuple[dict[str, Any] | None, str | None]],
                       ) -> LayerVersionRow | None:

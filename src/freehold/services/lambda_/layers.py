@@ -10,6 +10,7 @@ https://docs.aws.amazon.com/lambda/latest/api/API_PublishLayerVersion.html
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from functools import partial
@@ -22,6 +23,8 @@ from freehold.services.lambda_ import limits
 from freehold.services.lambda_.layer_store import LayerVersionRow
 from freehold.services.lambda_.lookup import LambdaBase
 from freehold.services.lambda_.models import FunctionVersion, lambda_timestamp, new_revision
+
+log = logging.getLogger("freehold.lambda")
 
 MAX_LAYERS = 5
 LAYER_NAME_PATTERN = r"(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+"
@@ -305,6 +308,28 @@ class LayerOps(LambdaBase):
         for name, first_blob in names.items():
             if self.code_trees.path(name).is_dir() or name in self.code_trees.pending:
                 self.code_trees.remove(name, partial(self._merged_tree_used, name, first_blob))
+
+    def forget_unused_trees(self) -> None:
+        """At start: remove the trees no version uses that an earlier run left behind (a removal
+        still waiting for a sandbox when the node stopped or crashed), through the same path."""
+        try:
+            names = [path.name for path in self.code_trees.root.iterdir() if not path.name.startswith(".")] \
+                if self.code_trees.root.is_dir() else []
+            merged = self._merged_names() if any(name.startswith("opt-") for name in names) else set()
+            for name in names:
+                if name.startswith("opt-"):
+                    if name not in merged:
+                        self.code_trees.remove(name, partial(self._merged_name_used, name))
+                elif not self.layer_store.code_blob_used(name):
+                    self.code_trees.remove(name, partial(self.layer_store.code_blob_used, name))
+        except Exception:  # the node stopping meanwhile, or a tree it cannot read: tried next start
+            log.exception("lambda: removing trees left by an earlier run failed")
+
+    def _merged_names(self) -> set[str]:
+        return {self._merged_name(version) for version in self.layer_store.function_versions_with_layers()}
+
+    def _merged_name_used(self, name: str) -> bool:
+        return name in self._merged_names()
 
     def _merged_tree_used(self, name: str, first_blob: str) -> bool:
         return any(version.layer_code and self._merged_name(version) == name

@@ -5,6 +5,7 @@ mixed into one class. Functions execute in sandboxes (freehold.runtime)."""
 from __future__ import annotations
 
 import base64
+import threading
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -65,6 +66,8 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, Provisioned
         self.start_execution()
         self.start_pollers()
         self.start_provisioning()
+        # Trees an earlier run left behind (layers.py), off the start-up path.
+        threading.Thread(target=self.forget_unused_trees, name="freehold-lambda-trees-sweep", daemon=True).start()
 
     def stop(self) -> None:
         self.stop_provisioning()
