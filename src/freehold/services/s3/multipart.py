@@ -19,7 +19,7 @@ from freehold.services.base import Params
 from freehold.services.s3.bodies import read_segments, store_body
 from freehold.services.s3.checksums import MEMBERS, b64, combine_composite, new_hasher
 from freehold.services.s3.core import S3Core, owner
-from freehold.services.s3.listing import encoder, successor
+from freehold.services.s3.listing import encoder, refuse_non_utf8_query, successor
 from freehold.services.s3.models import (
     MAX_PART_NUMBER,
     MIN_PART_SIZE,
@@ -170,6 +170,7 @@ class MultipartOperations(ObjectOperations, S3Core):
         return out
 
     def list_multipart_uploads(self, ctx: RequestContext, params: Params) -> Params:
+        refuse_non_utf8_query(ctx, "ListMultipartUploads", params)
         bucket = self.bucket_of(ctx, params["Bucket"])
         encode = encoder(params)
         prefix, delimiter = params.get("Prefix") or "", params.get("Delimiter") or ""
