@@ -156,6 +156,8 @@ def set_cache_dir(path: str | os.PathLike[str] | None) -> None:
     with _lock:
         _cache_dir = Path(path) if path is not None else None
         _index = None
+        _s3_hosts.clear()
+        _templates.clear()
 
 
 def cache_file() -> Path:
@@ -277,20 +279,44 @@ _S3_LABEL = re.compile(
 
 
 def _hostname(request: HttpRequest) -> str:
-    host = request.host.strip().lower()
+    return _name_of_host(request.host)
+
+
+def _name_of_host(host: str) -> str:
+    host = host.strip().lower()
     if host.startswith("["):  # IPv6 literal: never a virtual host
         return ""
     return host.rsplit(":", 1)[0] if ":" in host else host
 
 
+# Pure functions of a request line's parts, asked on every request: answers kept per input
+# (a bounded memo, emptied when full: S3 keys make paths of unbounded variety).
+MEMO_SIZE = 4096
+_s3_hosts: dict[str, tuple[bool, str | None]] = {}
+_templates: dict[tuple[str, str], str | None] = {}
+
+
 def s3_host(request: HttpRequest) -> tuple[bool, str | None]:
+    """(is this Host an S3 endpoint, the bucket it names when virtual-host style); see
+    `_s3_host_of`."""
+    host = request.host
+    known = _s3_hosts.get(host)
+    if known is None:
+        known = _s3_host_of(host)
+        if len(_s3_hosts) >= MEMO_SIZE:
+            _s3_hosts.clear()
+        _s3_hosts[host] = known
+    return known
+
+
+def _s3_host_of(host: str) -> tuple[bool, str | None]:
     """(is this Host an S3 endpoint, the bucket it names when virtual-host style).
 
     `<bucket>.s3.<anything>`, `<bucket>.s3-website[-.]<region>...`, legacy
     `<bucket>.s3-<region>.amazonaws.com` and `<bucket>.localhost` are virtual hosts;
     `s3.amazonaws.com` / `s3.<region>.amazonaws.com` are the path-style endpoint.
     """
-    labels = _hostname(request).split(".")
+    labels = _name_of_host(host).split(".")
     if len(labels) < 2:
         return False, None
     for i in range(len(labels) - 1, -1, -1):
@@ -388,11 +414,24 @@ def _by_action(idx: _RoutingIndex, request: HttpRequest) -> str | None:
 
 
 def _by_template(idx: _RoutingIndex, request: HttpRequest) -> str | None:
-    matches = [s for s in idx.rest_services if idx.templates_match(s, request.method, request.path)]
+    key = (request.method, request.path)
+    try:
+        return _templates[key]
+    except KeyError:
+        pass
+    service = _by_template_of(idx, request.method, request.path)
+    if len(_templates) >= MEMO_SIZE:
+        _templates.clear()
+    _templates[key] = service
+    return service
+
+
+def _by_template_of(idx: _RoutingIndex, method: str, path: str) -> str | None:
+    matches = [s for s in idx.rest_services if idx.templates_match(s, method, path)]
     if len(matches) <= 1:
         return matches[0] if matches else None
     # Shared paths like `/tags/{arn}` (apigateway and scheduler): the ARN names its service.
-    lowered = request.path.lower().replace("%3a", ":")
+    lowered = path.lower().replace("%3a", ":")
     for name in matches:
         if f"arn:aws:{idx.services[name]['signing']}:" in lowered:
             return name

@@ -161,27 +161,45 @@ def _query_names(operation: OperationModel) -> frozenset[str]:
     )
 
 
+FOUND_MEMO = 4096  # request lines whose route is remembered (emptied when full)
+
+
 class RouteTable:
     """All routes of one service, by HTTP method."""
 
     def __init__(self, service_model: ServiceModel) -> None:
         self.by_method: dict[str, list[Route]] = {}
+        self._found: dict[tuple[str, str, str], tuple[Route, dict[str, str]]] = {}
         for name in service_model.operation_names:
             route = compile_route(service_model.operation_model(name))
             self.by_method.setdefault(route.method, []).append(route)
 
     def find(self, request: HttpRequest) -> tuple[Route, dict[str, str]] | None:
         """The best route for the request and its decoded labels, or None."""
+        key = (request.method, request.path, request.query_string)
+        known = self._found.get(key)
+        if known is not None:
+            return known[0], dict(known[1])
         query = request.query()
         best: tuple[tuple[int, ...], Route, dict[str, str]] | None = None
+        matched = 0
         for route in self.by_method.get(request.method.upper(), ()):
             labels = route.match(request.path, query)
             if labels is None:
                 continue
+            matched += 1
             score = route.score(request, query)
             if best is None or score > best[0]:
                 best = (score, route, labels)
-        return None if best is None else (best[1], best[2])
+        if best is None:
+            return None
+        if matched == 1:
+            # One route for this request line, whatever its headers: kept for the next request
+            # with the same line (warm calls repeat theirs). Ties scored by headers are not.
+            if len(self._found) >= FOUND_MEMO:
+                self._found.clear()
+            self._found[key] = (best[1], dict(best[2]))
+        return best[1], best[2]
 
     def path_known(self, request: HttpRequest) -> bool:
         """Whether some operation (of any method) serves this path."""

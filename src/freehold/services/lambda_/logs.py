@@ -122,8 +122,9 @@ class LogShipper:
                         raise
             self._known.add(key)
         events = [event for each in batches for event in log_events(each.text, each.timestamp_ms)]
-        if len(batches) > 1:  # shipped from several threads: PutLogEvents wants time order
-            events.sort(key=lambda event: int(str(event["timestamp"])))
+        if len(batches) > 1 and any(b.timestamp_ms < a.timestamp_ms for a, b in zip(batches, batches[1:])):
+            # Shipped from several threads out of order: PutLogEvents wants time order.
+            events.sort(key=_timestamp)
         if events:
             try:
                 self._call("logs", ctx, "PutLogEvents", {
@@ -132,6 +133,10 @@ class LogShipper:
                 if error.code == "ResourceNotFoundException":  # deleted meanwhile: make it again
                     self._known.discard(key)
                 raise
+
+
+def _timestamp(event: dict[str, object]) -> int:
+    return int(str(event["timestamp"]))
 
 
 LINGER = 0.05  # seconds a shipment waits for more
@@ -143,12 +148,15 @@ def _merged(batches: list[LogBatch]) -> list[list[LogBatch]]:
     """Consecutive batches of one stream grouped (in order, so events stay chronological),
     each group within PutLogEvents' limits."""
     groups: dict[tuple[str, str, str, str], list[list[LogBatch]]] = {}
+    sizes: dict[tuple[str, str, str, str], int] = {}  # text in each stream's last group
     order: list[list[LogBatch]] = []
     for batch in batches:
         key = (batch.account_id, batch.region, batch.group, batch.stream)
         runs = groups.setdefault(key, [])
-        if not runs or sum(len(b.text) for b in runs[-1]) + len(batch.text) > MERGE_BYTES:
+        if not runs or sizes[key] + len(batch.text) > MERGE_BYTES:
             runs.append([])
             order.append(runs[-1])
+            sizes[key] = 0
         runs[-1].append(batch)
+        sizes[key] += len(batch.text)
     return order
