@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from types import ModuleType
 from typing import Any
 
 from freehold.gateway import function_urls, internal
@@ -53,8 +54,7 @@ class App:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from freehold.gateway import pipeline
-
+        pipeline = _pipeline()
         headers = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]])
         raw_path = scope.get("raw_path") or scope["path"].encode()
         request = HttpRequest(
@@ -88,6 +88,20 @@ class App:
                 # the connection rather than read a possibly huge upload nobody needs.
                 response.headers.set("Connection", "close")
         await _send(send, response, head=request.method == "HEAD")
+
+
+def _pipeline() -> ModuleType:
+    """The pipeline module, imported at the first request rather than at start-up (it loads
+    the protocol layer); then kept, without the import machinery on every request."""
+    global _pipeline_module
+    if _pipeline_module is None:
+        from freehold.gateway import pipeline
+
+        _pipeline_module = pipeline
+    return _pipeline_module
+
+
+_pipeline_module: ModuleType | None = None
 
 
 async def _send(send: Send, response: HttpResponse, head: bool) -> None:

@@ -43,29 +43,36 @@ def log_events(text: str, timestamp_ms: int) -> list[dict[str, object]]:
 
 
 class LogShipper:
-    """A bounded queue drained by one thread; gives up quietly while Logs is not available."""
+    """A queue drained by one thread; gives up quietly while Logs is not available.
+
+    The queue is a SimpleQueue (a put is one C call, with no lock of its own to take: this
+    runs once per invocation on the gateway's loop), bounded by its size when putting."""
 
     def __init__(self, call: Call) -> None:
         self._call = call
-        self._queue: queue.Queue[LogBatch | None] = queue.Queue(maxsize=10000)
+        self._queue: queue.SimpleQueue[LogBatch | threading.Event | None] = queue.SimpleQueue()
         self._known: set[tuple[str, str, str, str]] = set()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def ship(self, batch: LogBatch) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="freehold-lambda-logs", daemon=True)
-                self._thread.start()
-        try:
-            self._queue.put_nowait(batch)
-        except queue.Full:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="freehold-lambda-logs", daemon=True)
+                    self._thread.start()
+        if self._queue.qsize() >= MAX_QUEUED:
             log.warning("function logs dropped: the log queue is full")
+            return
+        self._queue.put(batch)
 
     def flush(self, timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
+        """Wait until what was shipped before this call has been handed to Logs."""
+        if self._thread is None:
+            return
+        reached = threading.Event()
+        self._queue.put(reached)
+        reached.wait(timeout)
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -79,31 +86,32 @@ class LogShipper:
     def _run(self) -> None:
         while True:
             first = self._queue.get()
-            batches = [first]
+            items = [first]
             # What arrives within LINGER is shipped together: one PutLogEvents (one transaction)
             # per stream instead of one per invocation. CloudWatch Logs shows a function's
             # output after a moment on AWS too.
             deadline = time.monotonic() + LINGER
-            while first is not None and len(batches) < MERGE_MAX:
+            while first is not None and len(items) < MERGE_MAX:
                 try:
-                    batches.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                    items.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
-                if batches[-1] is None:
+                if items[-1] is None:
                     break
             try:
-                for merged in _merged([b for b in batches if b is not None]):
+                for merged in _merged([item for item in items if isinstance(item, LogBatch)]):
                     try:
                         self._put(merged)
                     except ServiceError as error:
                         log.debug("function logs not shipped: %s", error)
                     except Exception:
                         log.exception("function logs not shipped")
-                if batches[-1] is None:
+                if items[-1] is None:
                     return
             finally:
-                for _ in batches:
-                    self._queue.task_done()
+                for item in items:
+                    if isinstance(item, threading.Event):
+                        item.set()
 
     def _put(self, batch: LogBatch | list[LogBatch]) -> None:
         batches = batch if isinstance(batch, list) else [batch]
@@ -139,6 +147,7 @@ def _timestamp(event: dict[str, object]) -> int:
     return int(str(event["timestamp"]))
 
 
+MAX_QUEUED = 10000  # invocations' logs waiting at most (more are dropped, with a warning)
 LINGER = 0.05  # seconds a shipment waits for more
 MERGE_MAX = 200  # invocations' logs shipped in one go at most
 MERGE_BYTES = 512 * 1024  # well under PutLogEvents' 1 MB batch limit
