@@ -9,19 +9,25 @@ inherited Unix stream socket <fd>, one JSON line each:
   minimal root tree: runtime/sandbox_root.py). The zygote then keeps n *blank* sandboxes
   forked ahead of demand, off the request path: each already made its session, namespaces and
   root tree and waits, still root, to be given a function.
-- {"take": id, "memory_mb": n}: hand a blank out. The zygote gives the blank's memory cgroup
-  its limit and answers {"spawned": id, "pid": n, "cgroup": path} with the blank's own channel
-  attached (SCM_RIGHTS); then a new blank is forked. The function's part (its code and layers,
-  /tmp size, uid, rlimits, environment and credentials, its output pipe) goes from freehold
-  straight to the blank over that channel: the zygote never holds a byte of it, so no blank
-  it forks later starts with a copy of an earlier function's secrets (on AWS, execution
-  environments never share memory across functions). The blank binds those, drops to its uid
-  and either runs the Python runtime client in-process (Python functions of this
-  interpreter's version: no exec, modules already loaded) or execs its command (Node.js,
-  provided bootstraps).
+- Blanks are handed to freehold ahead of demand, as soon as they are forked: {"blank": pid,
+  "cgroup": path} with the blank's own channel attached (SCM_RIGHTS). Taking one is then
+  freehold's own business (it gives the blank's memory cgroup its limit and sends the
+  function's part), with no round trip here; freehold only tells {"took": pid}, and a new
+  blank is forked a moment later.
+- {"take": id, "memory_mb": n}: when freehold has none left, a blank on demand. The zygote
+  gives the blank's memory cgroup its limit and answers {"spawned": id, "pid": n, "cgroup":
+  path} with the blank's own channel attached.
+- The function's part (its code and layers, /tmp size, uid, rlimits, environment and
+  credentials, its output pipe) goes from freehold straight to the blank over that channel:
+  the zygote never holds a byte of it, so no blank it forks later starts with a copy of an
+  earlier function's secrets (on AWS, execution environments never share memory across
+  functions). The blank binds those, drops to its uid and either runs the Python runtime
+  client in-process (Python functions of this interpreter's version: no exec, modules
+  already loaded) or execs its command (Node.js, provided bootstraps).
 
-Replies and notices are JSON lines: {"spawned": id, "pid": n, "cgroup": s} | {"failed": id,
-"error": s} | {"exited": pid, "status": waitstatus}. The zygote dies with its parent
+Replies and notices are JSON lines: {"blank": pid, "cgroup": s} | {"spawned": id, "pid": n,
+"cgroup": s} | {"failed": id, "error": s} | {"exited": pid, "status": waitstatus} (of every
+sandbox freehold holds, blanks handed ahead included). The zygote dies with its parent
 (PR_SET_PDEATHSIG), and every sandbox with the zygote.
 
 This file must run on every Python a function may use (3.9+): no freehold imports, stdlib only.
@@ -210,6 +216,7 @@ class Zygote:
         self.target = 0
         self.blanks = []  # (pid, channel, memory cgroup or "") of blank sandboxes, oldest first
         self.blank_pids = {}  # pid -> its cgroup
+        self.ahead = set()  # pids of blanks handed to freehold ahead, not yet taken
         self.forked = 0
 
     def send(self, message):
@@ -243,9 +250,18 @@ class Zygote:
         return pid
 
     def refill(self):
-        while len(self.blanks) < self.target:
+        """Fork blanks until `target` wait untaken, each handed to freehold at once."""
+        while len(self.blanks) + len(self.ahead) < self.target:
             if self.fork_blank() is None:
                 return
+            pid, channel, cgroup = self.blanks.pop()
+            self.blank_pids.pop(pid, None)  # from now on its exit is freehold's to hear about
+            self.ahead.add(pid)
+            try:
+                socket.send_fds(self.sock, [(json.dumps({"blank": pid, "cgroup": cgroup}) + "\n").encode()],
+                                [channel.fileno()])
+            finally:
+                channel.close()
 
     def hand_out(self, request):
         """Give freehold a blank's channel (SCM_RIGHTS) and its pid; forget the blank. Only
@@ -285,6 +301,7 @@ class Zygote:
                 return
             if pid == 0:
                 return
+            self.ahead.discard(pid)  # a blank freehold held: told below, as any sandbox of its
             if pid in self.blank_pids:  # a blank that never got a function
                 cgroup = self.blank_pids.pop(pid)
                 for entry in [b for b in self.blanks if b[0] == pid]:
@@ -333,7 +350,10 @@ class Zygote:
                             channel.close()
                         self.blanks = []
                         continue
-                    self.hand_out(request)
+                    if "took" in request:  # freehold took a blank it held
+                        self.ahead.discard(request["took"])
+                    else:
+                        self.hand_out(request)
                     # The next blank is forked a moment later: its fork and mounts would
                     # otherwise compete for the CPU (and the kernel's mount lock) with the
                     # sandbox starting now.

@@ -4,7 +4,9 @@ asked over a Unix socket for blank sandboxes, and telling us when a sandbox proc
 A blank comes with its own channel (SCM_RIGHTS); its function's part (environment,
 credentials, uid, binds, output pipe) is sent over that channel from here, never through the
 zygote: the zygote forks every later blank from its own memory, which must hold nothing of any
-function."""
+function. The zygote hands its blanks over as soon as it forks them, so that taking one is no
+round trip to it: we give the blank's memory cgroup its limit ourselves, tell the zygote which
+we took (it forks the next), and send the function's part."""
 
 from __future__ import annotations
 
@@ -56,6 +58,7 @@ class Zygote:
         self._waiting: dict[int, Callable[[dict[str, Any]], None]] = {}
         self._exits: dict[int, ExitCallback] = {}
         self._early_exits: dict[int, int] = {}
+        self._held: deque[tuple[int, int, str]] = deque()  # blanks handed ahead: (pid, channel, cgroup)
         self._lines = _Lines(self.socket)
         ready = self._lines.next()
         if ready is None:
@@ -76,12 +79,25 @@ class Zygote:
     def _read_messages(self) -> None:
         while (received := self._lines.next()) is not None:
             message, channel = received
+            if "blank" in message:
+                if channel is not None:
+                    with self._lock:
+                        self._held.append((int(message["blank"]), channel, str(message.get("cgroup") or "")))
+                continue
             if "exited" in message:
                 pid, status = int(message["exited"]), int(message["status"])
                 with self._lock:
-                    callback = self._exits.pop(pid, None)
-                    if callback is None:
-                        self._early_exits[pid] = status
+                    held = next((blank for blank in self._held if blank[0] == pid), None)
+                    if held is not None:  # a blank we held died untaken
+                        self._held.remove(held)
+                        callback = None
+                    else:
+                        callback = self._exits.pop(pid, None)
+                        if callback is None:
+                            self._early_exits[pid] = status
+                if held is not None:
+                    os.close(held[1])
+                    _remove_cgroup(held[2])
                 if callback is not None:
                     _notify(callback, status)
                 continue
@@ -103,6 +119,9 @@ class Zygote:
             self._exits.clear()
             waiters = list(self._waiting.values())
             self._waiting.clear()
+            held, self._held = list(self._held), deque()
+        for _, channel, _ in held:
+            os.close(channel)
         for _, callback in callbacks:
             _notify(callback, 9)
         for answered in waiters:
@@ -115,6 +134,11 @@ class Zygote:
         """Start a sandbox; its output goes to `out_fd`; `on_exit(waitstatus)` when it ends.
         Returns its pid and its memory cgroup ('' if none). Blocks (call from a thread)."""
         for _ in range(TAKE_TRIES):
+            held = self._take_held(spec)
+            if held is not None:
+                if self._assign(held, spec, out_fd):
+                    return self._adopt(held, on_exit)
+                continue
             event = threading.Event()
             reply: dict[str, Any] = {}
 
@@ -138,6 +162,11 @@ class Zygote:
         """`spawn` from an event loop: the take is written at once, the answer awaited."""
         loop = asyncio.get_running_loop()
         for _ in range(TAKE_TRIES):
+            held = self._take_held(spec)
+            if held is not None:
+                if self._assign(held, spec, out_fd):
+                    return self._adopt(held, on_exit)
+                continue
             answer: asyncio.Future[dict[str, Any]] = loop.create_future()
 
             def answered(message: dict[str, Any], answer: asyncio.Future[dict[str, Any]] = answer) -> None:
@@ -161,6 +190,43 @@ class Zygote:
             if self._assign(reply, spec, out_fd):
                 return self._adopt(reply, on_exit)
         raise ZygoteError("blank sandboxes died before they were given their function")
+
+    def _take_held(self, spec: dict[str, Any]) -> dict[str, Any] | None:
+        """The oldest blank handed to us ahead, given its function's memory limit, as the
+        zygote's answer to a take would be; None when we hold none."""
+        while True:
+            with self._lock:
+                if not self._held:
+                    return None
+                pid, channel, cgroup = self._held.popleft()
+            try:
+                # Told first: its exit notice then always finds the zygote knowing it is ours.
+                with self._send_lock:
+                    self.socket.sendall((json.dumps({"took": pid}) + "\n").encode())
+            except OSError as error:
+                os.close(channel)
+                raise ZygoteError(f"zygote unreachable: {error}") from None
+            try:
+                if cgroup and spec.get("memory_mb"):
+                    _limit_memory(cgroup, int(spec["memory_mb"]))
+            except OSError:
+                log.warning("could not limit the memory of cgroup %s", cgroup, exc_info=True)
+                os.close(channel)  # that blank ends; the next one is tried
+                self._forget(pid, cgroup)
+                continue
+            return {"pid": pid, "channel": channel, "cgroup": cgroup}
+
+    def _forget(self, pid: int, cgroup: str) -> None:
+        """A blank given up on: its exit notice is nobody's, its cgroup goes when it ends."""
+
+        def ended(status: int) -> None:
+            _remove_cgroup(cgroup)
+
+        with self._lock:
+            if self._early_exits.pop(pid, None) is None:
+                self._exits[pid] = ended
+                return
+        ended(0)
 
     def _take(self, spec: dict[str, Any], answered: Callable[[dict[str, Any]], None]) -> int:
         """Ask for a blank (only an id and the memory size go to the zygote); the take's id."""
@@ -196,10 +262,7 @@ class Zygote:
             return True
         except OSError:
             # That blank died before it got its function: its exit notice is nobody's.
-            pid = int(reply["pid"])
-            with self._lock:
-                if self._early_exits.pop(pid, None) is None:
-                    self._exits[pid] = _ignore_exit
+            self._forget(int(reply["pid"]), str(reply.get("cgroup") or ""))
             return False
         finally:
             channel.close()
@@ -217,6 +280,10 @@ class Zygote:
         return pid, str(reply.get("cgroup") or "")
 
     def close(self) -> None:
+        with self._lock:
+            held, self._held = list(self._held), deque()
+        for _, channel, _ in held:
+            os.close(channel)
         try:
             self.socket.close()
         except OSError:
@@ -248,12 +315,29 @@ class _Lines:
             self.buffer += data
         line, self.buffer = self.buffer.split(b"\n", 1)
         message = json.loads(line)
-        channel = self.fds.popleft() if "spawned" in message and self.fds else None
+        channel = self.fds.popleft() if ("spawned" in message or "blank" in message) and self.fds else None
         return message, channel
 
 
-def _ignore_exit(status: int) -> None:
-    pass
+def _limit_memory(cgroup: str, limit_mb: int) -> None:
+    """A blank's memory cgroup gets its function's MemorySize (swap included, where the kernel
+    accounts it: otherwise swap would let a sandbox run past its limit)."""
+    limit = str(limit_mb * 1024 * 1024)
+    with open(os.path.join(cgroup, "memory.limit_in_bytes"), "w") as file:
+        file.write(limit)
+    try:
+        with open(os.path.join(cgroup, "memory.memsw.limit_in_bytes"), "w") as file:
+            file.write(limit)
+    except OSError:
+        pass
+
+
+def _remove_cgroup(cgroup: str) -> None:
+    if cgroup:
+        try:
+            os.rmdir(cgroup)
+        except OSError:
+            pass
 
 
 def _notify(callback: ExitCallback, status: int) -> None:
