@@ -56,6 +56,9 @@ class RestParser(RequestParser):
         return found[0].operation
 
     def _labels(self, request: HttpRequest, operation: OperationModel) -> dict[str, str]:
+        found = self.routes.remembered(request)  # when `operation` was found for this request line
+        if found is not None and found[0].operation.name == operation.name:
+            return found[1]
         route = self.route_of.get(operation.name)
         labels = route.match(request.path, request.query()) if route is not None else None
         # When the caller chose an operation whose template does not match, read no labels.

@@ -174,12 +174,17 @@ class RouteTable:
             route = compile_route(service_model.operation_model(name))
             self.by_method.setdefault(route.method, []).append(route)
 
+    def remembered(self, request: HttpRequest) -> tuple[Route, dict[str, str]] | None:
+        """What `find` answered for this request line when it was its only route, else None."""
+        known = self._found.get((request.method, request.path, request.query_string))
+        return None if known is None else (known[0], dict(known[1]))
+
     def find(self, request: HttpRequest) -> tuple[Route, dict[str, str]] | None:
         """The best route for the request and its decoded labels, or None."""
-        key = (request.method, request.path, request.query_string)
-        known = self._found.get(key)
+        known = self.remembered(request)
         if known is not None:
-            return known[0], dict(known[1])
+            return known
+        key = (request.method, request.path, request.query_string)
         query = request.query()
         best: tuple[tuple[int, ...], Route, dict[str, str]] | None = None
         matched = 0

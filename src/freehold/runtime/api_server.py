@@ -21,6 +21,7 @@ from typing import Protocol, cast
 
 PREFIX = "/2018-06-01/runtime/"
 NEXT = PREFIX + "invocation/next"
+NEXT_REQUEST = b"GET " + NEXT.encode()
 MAX_HEADER = 64 * 1024
 # The response limit the Runtime API enforces (6 MB and a little room, as AWS's own).
 MAX_RESPONSE = 6 * 1024 * 1024 + 100
@@ -170,6 +171,10 @@ class RuntimeApiProtocol(asyncio.Protocol):
         self.discard = 0  # bytes of a too large body still to drop
         self.discarded: tuple[str, str, dict[str, str]] | None = None
         self.eof = False  # the runtime is done sending: close once its answers are out
+        # An answer held back to go out with the next one: a runtime that pipelines (freehold's
+        # own posts its response and asks for the next invocation in one write) gets its 202
+        # together with the next invocation, in one write instead of two.
+        self.held = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # (uvloop's transports are not asyncio.Transport subclasses, but behave as one)
@@ -185,7 +190,13 @@ class RuntimeApiProtocol(asyncio.Protocol):
 
     def _close_if_done(self) -> None:
         if self.eof and self.waiting is None and self.transport is not None:
+            self._flush_held()
             self.transport.close()
+
+    def _flush_held(self) -> None:
+        if self.held and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(self.held)
+        self.held = b""
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.waiting is not None:
@@ -213,11 +224,13 @@ class RuntimeApiProtocol(asyncio.Protocol):
             try:
                 request = self._take_request()
             except (RequestError, ValueError):
+                self._flush_held()
                 self.transport.write(BAD_REQUEST)
                 self.transport.close()
                 return
             if request is None:
                 if len(self.buffer) > MAX_HEADER + MAX_RESPONSE + 64:
+                    self._flush_held()
                     self.transport.write(BAD_REQUEST)
                     self.transport.close()
                 return
@@ -230,7 +243,13 @@ class RuntimeApiProtocol(asyncio.Protocol):
                 self.waiting = answer
                 answer.add_done_callback(self._answered)
                 return
-            self._answer(_route_now(self.handler, method, target, headers, body))
+            answer = _route_now(self.handler, method, target, headers, body)
+            if self.buffer.startswith(NEXT_REQUEST):
+                # The runtime asked for the next invocation already (pipelined): this answer
+                # waits to go out with that one.
+                self.held += _encode(answer)
+                continue
+            self._answer(answer)
 
     def _answered(self, task: asyncio.Future[ApiResponse]) -> None:
         self.waiting = None
@@ -246,7 +265,10 @@ class RuntimeApiProtocol(asyncio.Protocol):
 
     def _answer(self, response: ApiResponse) -> None:
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(_encode(response))
+            data = _encode(response)
+            if self.held:
+                data, self.held = self.held + data, b""
+            self.transport.write(data)
 
     def _take_request(self) -> Request | None:
         """The next whole request out of the buffer, or None until more arrives."""

@@ -237,3 +237,17 @@ def test_uid_blocks_are_claimed_once_per_process_lock(tmp_path: Path) -> None:
     second = isolation.claim_uid_block(str(tmp_path))
     assert first != second and first[1] == second[1] == isolation.SANDBOX_UID_SPAN // isolation.UID_BLOCKS
     assert abs(first[0] - second[0]) >= first[1]  # disjoint ranges
+
+
+def test_pipelined_response_and_next_are_answered_in_order() -> None:
+    # freehold's Python runtime posts its response and asks for the next invocation in one
+    # write: the 202 goes out with the next invocation, first, as HTTP/1.1 orders answers.
+    raw = (b"POST /2018-06-01/runtime/invocation/rid/response HTTP/1.1\r\nContent-Length: 2\r\n\r\nok"
+           b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+    data, recorder = asyncio.run(_exchange(raw))
+    assert recorder.calls == [("response", "rid", b"ok", "")]
+    assert data.startswith(b"HTTP/1.1 202") and data.index(b"HTTP/1.1 202") < data.index(b"HTTP/1.1 200 OK")
+    # A response posted alone is answered at once (runtimes that wait for the 202).
+    data, _ = asyncio.run(_exchange(b"POST /2018-06-01/runtime/invocation/rid/response HTTP/1.1\r\n"
+                                    b"Content-Length: 2\r\n\r\nok"))
+    assert data.startswith(b"HTTP/1.1 202") and b"HTTP/1.1 200" not in data
