@@ -74,7 +74,9 @@ def up(settings: Settings) -> int:
     config = uvicorn.Config(
         App(node), host=settings.host, port=settings.port, loop="uvloop", http="httptools",
         lifespan="on", access_log=False, log_level="warning", server_header=False,
-        timeout_graceful_shutdown=5,
+        # The peer address is the client's own: X-Forwarded-For is a header like any other
+        # (a function URL event passes it on; a local client cannot pose as another IP).
+        proxy_headers=False, timeout_graceful_shutdown=5,
     )
     uvicorn.Server(config).run()
     return 0

@@ -151,8 +151,9 @@ class Sandbox:
             if len(self.output) < OUTPUT_LIMIT:
                 self.output += chunk[: OUTPUT_LIMIT - len(self.output)]
 
-    def take_output(self) -> str:
-        self.drain_output()
+    def take_output(self, drain: bool = True) -> str:
+        if drain:
+            self.drain_output()
         text = self.output.decode("utf-8", "replace")
         self.output.clear()
         return text
@@ -272,8 +273,11 @@ class Sandbox:
                 # The runtime's error document goes back as it is (errorType/errorMessage/stackTrace).
                 error_type = error_type or _error_type_of(body)
             self.last_used = time.monotonic()
+            # No read of the pipe here: the runtime wrote its output before posting the answer,
+            # so the pipe was ready in the same poll as the answer's socket, and its reader ran
+            # in that I/O phase, before this coroutine resumed (a future's callbacks run after).
             return self._report(invocation, "ok" if status == "ok" else "error", body, error_type,
-                                init_log, self.take_output(), duration, cold, "")
+                                init_log, self.take_output(drain=False), duration, cold, "")
         if outcome is EXITED:
             error_type, reason = self._exit_reason()
             message = f"RequestId: {request_id} Error: {reason}"
