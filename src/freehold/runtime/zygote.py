@@ -164,7 +164,7 @@ def prefault_runtime():
         with open(os.path.join(directory, name + ".py"), "w") as probe:
             probe.write("import json\n\n\ndef handler(event, context):\n    return json.dumps(event)\n")
         sys.path.insert(0, directory)
-        getattr(importlib.import_module(name), "handler")({"warm": [1, "2"]}, None)
+        importlib.import_module(name).handler({"warm": [1, "2"]}, None)
     finally:
         if directory in sys.path:
             sys.path.remove(directory)
@@ -178,7 +178,8 @@ def prefault_runtime():
         os.environ.clear()
         os.environ.update(saved)
     for fd in (1, 2):
-        io.TextIOWrapper(open(fd, "wb", 0, closefd=False), write_through=True, line_buffering=True)
+        with open(fd, "wb", 0, closefd=False) as raw:
+            io.TextIOWrapper(raw, write_through=True, line_buffering=True).detach()
     handler = freehold_lambda_runtime.LambdaLogHandler()
     handler.close()
     freehold_lambda_runtime.RuntimeApi("127.0.0.1:9")
