@@ -172,3 +172,30 @@ def test_the_zygote_holds_no_ssl_context_of_its_own() -> None:
         print(len(freehold_sdk_warmup._ready_ssl_contexts))
     """)
     assert out.strip() == "0"
+
+
+def test_event_aliases_are_botocores_and_cached_per_table() -> None:
+    """Aliased event names are botocore's own; clients (whose aliasers hold copies of their
+    session's table) share one cache, and an aliaser with another table keeps its own."""
+    out = _run("""
+        import copy
+        import botocore.hooks
+        names = ["before-call.s3.PutObject", "before-parameter-build.apigateway.GetRestApi",
+                 "request-created.autoscaling.Describe", "creating-client-class.s3", "after-call.sqs",
+                 "before-sign.cloudwatch-logs.PutLogEvents", "provide-client-params.stepfunctions.StartExecution"]
+        plain = botocore.hooks.EventAliaser(botocore.hooks.HierarchicalEmitter())
+        expected = [plain._alias_event_name(name) for name in names]
+        import freehold_sdk_warmup
+        freehold_sdk_warmup.warm()
+        session_level = botocore.hooks.EventAliaser(botocore.hooks.HierarchicalEmitter())
+        client_level = copy.copy(session_level)
+        other = botocore.hooks.EventAliaser(botocore.hooks.HierarchicalEmitter(), {"foo": "bar"})
+        assert [client_level._alias_event_name(name) for name in names] == expected
+        assert [session_level._alias_event_name(name) for name in names] == expected
+        assert client_level._alias_name_cache is session_level._alias_name_cache
+        assert other._alias_name_cache is not session_level._alias_name_cache
+        assert other._alias_event_name("a.foo.b") == "a.bar.b"
+        assert "a.foo.b" not in session_level._alias_name_cache
+        print("ok")
+    """)
+    assert out.strip() == "ok"

@@ -52,12 +52,19 @@ def _memoize_handler_checks():
 
     aliaser = botocore.hooks.EventAliaser
     original_init = aliaser.__init__
-    shared = {}  # type: dict[str, str]  # event name -> its aliased name, under botocore's own table
+    # event name -> its aliased name, per alias table. Every client's aliaser holds a copy of
+    # its session's table (EventAliaser.__copy__): tables are told apart by content.
+    shared = {}  # type: dict[tuple, dict[str, str]]
 
     def __init__(self, event_emitter, event_aliases=None):
         original_init(self, event_emitter, event_aliases)
-        if self._event_aliases is botocore.hooks.EVENT_ALIASES:
-            self._alias_name_cache = shared
+        table = self._event_aliases
+        if type(table) is dict and len(table) < 256:
+            key = tuple(table.items())
+            try:
+                self._alias_name_cache = shared.setdefault(key, {})
+            except TypeError:
+                pass  # an alias that is not a string: its own cache, as botocore has it
 
     aliaser.__init__ = __init__
 
