@@ -89,14 +89,15 @@ class LogShipper:
             items = [first]
             # What arrives within LINGER is shipped together: one PutLogEvents (one transaction)
             # per stream instead of one per invocation. CloudWatch Logs shows a function's
-            # output after a moment on AWS too.
-            deadline = time.monotonic() + LINGER
-            while first is not None and len(items) < MERGE_MAX:
+            # output after a moment on AWS too. The thread sleeps through LINGER rather than
+            # waiting on the queue: woken by every put, it would cost two context switches
+            # per invocation (and the gateway's loop a wake-up call in each put).
+            if first is not None and self._queue.qsize() < MERGE_MAX:
+                time.sleep(LINGER)
+            while items[-1] is not None and len(items) < MERGE_MAX:
                 try:
-                    items.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                    items.append(self._queue.get_nowait())
                 except queue.Empty:
-                    break
-                if items[-1] is None:
                     break
             try:
                 for merged in _merged([item for item in items if isinstance(item, LogBatch)]):
