@@ -153,24 +153,32 @@ def prefault_runtime():
     at the function's start. Nothing of a function is involved, and nothing is left behind."""
     import importlib
     import io
-    import shutil
-    import tempfile
 
     import freehold_lambda_runtime
 
-    directory = tempfile.mkdtemp(prefix="freehold-blank-")
+    # Not tempfile: it would keep the directory it picked, from the zygote's environment, for
+    # the function (which picks its own from its TMPDIR).
+    directory = "/tmp/.freehold-blank-%d-%d" % (os.getpid(), time.monotonic_ns())
     name = "freehold_blank_probe"
+    source = os.path.join(directory, name + ".py")
+    os.mkdir(directory, 0o700)
     try:
-        with open(os.path.join(directory, name + ".py"), "w") as probe:
+        with open(source, "w") as probe:
             probe.write("import json\n\n\ndef handler(event, context):\n    return json.dumps(event)\n")
         sys.path.insert(0, directory)
-        importlib.import_module(name).handler({"warm": [1, "2"]}, None)
+        sys.dont_write_bytecode, writes = True, sys.dont_write_bytecode
+        try:
+            importlib.import_module(name).handler({"warm": [1, "2"]}, None)
+        finally:
+            sys.dont_write_bytecode = writes
     finally:
         if directory in sys.path:
             sys.path.remove(directory)
         sys.modules.pop(name, None)
         sys.path_importer_cache.pop(directory, None)
-        shutil.rmtree(directory, ignore_errors=True)
+        if os.path.exists(source):
+            os.remove(source)
+        os.rmdir(directory)
     saved = dict(os.environ)
     try:
         os.environ.update({"FREEHOLD_BLANK_%d" % index: "-" * 48 for index in range(32)})
@@ -219,6 +227,9 @@ def run_sandbox(spec, fds, setup_error):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         if spec.get("argv"):
             os.execve(spec["argv"][0], spec["argv"], spec["env"])
+        warmup = sys.modules.get("freehold_sdk_warmup")
+        if warmup is not None:
+            warmup.enter_function()  # what the SDK read of the zygote's environment, read anew
         import freehold_lambda_runtime  # preloaded by the zygote
 
         sys.argv = ["bootstrap"]

@@ -121,7 +121,8 @@ def test_sessions_and_clients_get_the_same_handlers() -> None:
 def test_a_sandbox_client_reads_the_functions_environment() -> None:
     """Forked after warm() and prefault() (as a blank is), then given a function's environment:
     boto3.client('s3') has that function's credentials, region and endpoint, takes the blank's
-    SSL contexts first, and still makes more when they are gone."""
+    SSL contexts first, and still makes more when they are gone; botocore looks for customer
+    models under the function's HOME, and primes nothing when that directory exists."""
     out = _run("""
         import gc, json, os, ssl
         os.environ.clear()
@@ -137,8 +138,19 @@ def test_a_sandbox_client_reads_the_functions_environment() -> None:
             os.environ.update(AWS_ACCESS_KEY_ID="AKIDFUNCTION", AWS_SECRET_ACCESS_KEY="function-secret",
                               AWS_SESSION_TOKEN="function-token", AWS_DEFAULT_REGION="ap-south-2",
                               AWS_ENDPOINT_URL="http://127.0.0.1:4599", HOME="/nonexistent")
+            freehold_sdk_warmup.enter_function()
             import boto3
+            import botocore.loaders
             clients = [boto3.client("s3")] + [boto3.client("sqs") for _ in range(8)]
+            customer = botocore.loaders.Loader.CUSTOMER_DATA_PATH
+            primed = len(botocore.loaders.Loader()._cache)
+            # A function whose ~/.aws/models exists gets loaders that read it (nothing primed).
+            home = "/tmp/freehold-warmup-home-%d" % os.getpid()
+            os.makedirs(home + "/.aws/models")
+            os.environ["HOME"] = home
+            freehold_sdk_warmup.enter_function()
+            own_models = len(botocore.loaders.Loader()._cache)
+            os.rmdir(home + "/.aws/models"); os.rmdir(home + "/.aws"); os.rmdir(home)
             s3 = clients[0]
             credentials = s3._request_signer._credentials.get_frozen_credentials()
             contexts = [c._endpoint.http_session._manager.connection_pool_kw["ssl_context"] for c in clients]
@@ -148,6 +160,7 @@ def test_a_sandbox_client_reads_the_functions_environment() -> None:
                 "left": len(freehold_sdk_warmup._ready_ssl_contexts),
                 "contexts": [type(c).__name__ for c in contexts], "distinct": len({id(c) for c in contexts}),
                 "verify": [c.verify_mode == ssl.CERT_REQUIRED for c in contexts],
+                "customer": customer, "primed": primed, "own_models": own_models,
             }).encode())
             os._exit(0)
         os.close(write)
@@ -162,6 +175,8 @@ def test_a_sandbox_client_reads_the_functions_environment() -> None:
     assert seen["left"] == 0
     assert seen["contexts"] == ["SSLContext"] * 9 and seen["distinct"] == 9
     assert all(seen["verify"])
+    assert seen["customer"] == "/nonexistent/.aws/models"  # the function's HOME, not the zygote's
+    assert seen["primed"] > 10 and seen["own_models"] == 0
 
 
 def test_the_zygote_holds_no_ssl_context_of_its_own() -> None:

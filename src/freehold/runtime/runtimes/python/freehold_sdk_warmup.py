@@ -19,6 +19,7 @@ Runs in the zygote (3.9+, stdlib and the SDK only, never freehold).
 """
 
 import os
+import sys
 
 # What functions use most; each costs the zygote a few MB once, shared by every sandbox.
 COMMON_SERVICES = (
@@ -293,12 +294,27 @@ def warm(services=COMMON_SERVICES):
     finally:
         os.environ.clear()
         os.environ.update(saved)
+    if os.path.isdir(search_paths[0]):
+        return  # the zygote's own ~/.aws/models: its files are not every function's
     primed = dict(loader._cache)
     original_init = botocore.loaders.Loader.__init__
+    builtin = search_paths[1:]
 
     def __init__(self, *args, **kwargs):
         original_init(self, *args, **kwargs)
-        if self._search_paths == search_paths and type(self.file_loader) is botocore.loaders.JSONFileLoader:
+        # A Loader searches ~/.aws/models first: the primed files are its when that is absent.
+        paths = self._search_paths
+        if paths[1:] == builtin and type(self.file_loader) is botocore.loaders.JSONFileLoader \
+                and not os.path.isdir(paths[0]):
             self._cache.update(primed)
 
     botocore.loaders.Loader.__init__ = __init__
+
+
+def enter_function():
+    """In a sandbox, once its function's environment is in place: botocore computed the
+    customer models directory (~/.aws/models) when the zygote imported it, from the zygote's
+    HOME; a function's botocore computes it from its own."""
+    loaders = sys.modules.get("botocore.loaders")
+    if loaders is not None:
+        loaders.Loader.CUSTOMER_DATA_PATH = os.path.join(os.path.expanduser("~"), ".aws", "models")
