@@ -55,7 +55,8 @@ class App:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         pipeline = _pipeline()
-        headers = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]])
+        # ASGI gives header names lower-cased (the spec requires it of servers).
+        headers = Headers.lowercase([(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]])
         raw_path = scope.get("raw_path") or scope["path"].encode()
         request = HttpRequest(
             method=scope["method"],

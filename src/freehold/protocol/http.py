@@ -28,6 +28,18 @@ class Headers:
             self._items = list(items)
         self._index: dict[str, str] | None = None
 
+    @classmethod
+    def lowercase(cls, items: list[tuple[str, str]]) -> Headers:
+        """Headers whose names are already lower-case (as ASGI servers give them): the index is
+        built at once, without lower-casing every name again."""
+        headers = cls(items)
+        index: dict[str, str] = {}
+        for key, value in items:
+            if key not in index:
+                index[key] = value
+        headers._index = index
+        return headers
+
     def _lookup(self) -> dict[str, str]:
         index = self._index
         if index is None:
@@ -54,8 +66,14 @@ class Headers:
         return isinstance(name, str) and name.lower() in self._lookup()
 
     def set(self, name: str, value: str) -> None:
-        self.remove(name)
-        self._items.append((name, value))
+        lname = name.lower()
+        index = self._lookup()
+        if lname in index:
+            self.remove(name)
+            self._items.append((name, value))
+            return
+        self._items.append((name, value))  # a new name (the usual case): the index stays valid
+        index[lname] = value
 
     def add(self, name: str, value: str) -> None:
         self._items.append((name, value))
