@@ -227,6 +227,7 @@ def run_sandbox(spec, fds, setup_error):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         if spec.get("argv"):
             os.execve(spec["argv"][0], spec["argv"], spec["env"])
+        time.tzset()  # time.tzname and friends from the function's TZ, as at its own start
         warmup = sys.modules.get("freehold_sdk_warmup")
         if warmup is not None:
             warmup.enter_function()  # what the SDK read of the zygote's environment, read anew
