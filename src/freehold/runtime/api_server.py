@@ -6,17 +6,25 @@ port is the sandbox's identity), served on the runtime event loop.
     POST /2018-06-01/runtime/invocation/{AwsRequestId}/error
     POST /2018-06-01/runtime/init/error
 
+A response posted with `Lambda-Runtime-Function-Response-Mode: streaming` (chunked) is
+handed on chunk by chunk as it arrives (response streaming), and may end with the trailers
+Lambda-Runtime-Function-Error-Type / -Error-Body (base64) for an error met mid-stream.
+
 https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
+https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html#runtimes-custom-response-streaming
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import socket
 import struct
 import sys
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Protocol, cast
 
 PREFIX = "/2018-06-01/runtime/"
@@ -25,6 +33,10 @@ NEXT_REQUEST = b"GET " + NEXT.encode()
 MAX_HEADER = 64 * 1024
 # The response limit the Runtime API enforces (6 MB and a little room, as AWS's own).
 MAX_RESPONSE = 6 * 1024 * 1024 + 100
+# A streamed response's limit (AWS's soft limit: 20 MB).
+MAX_STREAMED_RESPONSE = 20 * 1024 * 1024
+MAX_CHUNK_LINE = 4096  # a chunk-size line, or one trailer line
+STREAMING_MODE = "lambda-runtime-function-response-mode"
 
 
 @dataclass
@@ -34,10 +46,21 @@ class ApiResponse:
     headers: dict[str, str]
 
 
+class StreamTarget(Protocol):
+    """Where the chunks of one streamed response go (see Sandbox.stream_response)."""
+
+    def write(self, data: bytes, resume: Callable[[], None]) -> str:
+        """"ok"; "pause" (stop reading until `resume` is called, on any thread); or
+        "too large" (the invocation failed: the rest is dropped)."""
+    def finish(self, error_type: str, error_body: bytes) -> ApiResponse: ...
+
+
 class RuntimeApiHandler(Protocol):
     def next_invocation(self) -> ApiResponse | asyncio.Future[ApiResponse]:
         """The next invocation's answer now, or a future of it (a runtime waits on /next)."""
     def invocation_response(self, request_id: str, body: bytes) -> ApiResponse: ...
+    def stream_response(self, request_id: str, content_type: str) -> StreamTarget | ApiResponse:
+        """A streamed response starts: where its chunks go, or the answer refusing it."""
     def invocation_error(self, request_id: str, body: bytes, error_type: str) -> ApiResponse: ...
     def init_error(self, body: bytes, error_type: str) -> ApiResponse: ...
 
@@ -151,6 +174,81 @@ class RequestError(Exception):
 
 
 Request = tuple[str, str, dict[str, str], bytes]
+STREAMING: Request = ("STREAMING", "", {}, b"")  # _take_request's answer when a streamed body began
+
+
+class ChunkedDecoder:
+    """An HTTP/1.1 chunked body decoded as it arrives: `feed` takes what it can out of the
+    buffer (a chunk's data is handed on in pieces, as they come), and the trailers at the end."""
+
+    def __init__(self) -> None:
+        self.state = "size"
+        self.remaining = 0
+        self.trailers: dict[str, str] = {}
+        self.trailer_bytes = 0
+        self.done = False
+
+    def feed(self, buffer: bytearray) -> list[bytes]:
+        pieces: list[bytes] = []
+        while buffer and not self.done:
+            if self.state == "data":
+                size = min(self.remaining, len(buffer))
+                pieces.append(bytes(buffer[:size]))
+                del buffer[:size]
+                self.remaining -= size
+                if not self.remaining:
+                    self.state = "crlf"
+                continue
+            if self.state == "crlf":
+                if len(buffer) < 2:
+                    break
+                if buffer[:2] != b"\r\n":
+                    raise RequestError("no CRLF after a chunk")
+                del buffer[:2]
+                self.state = "size"
+                continue
+            end = buffer.find(b"\r\n")
+            if end < 0:
+                if len(buffer) > MAX_CHUNK_LINE:
+                    raise RequestError("chunk line too long")
+                break
+            line = bytes(buffer[:end]).decode("latin-1")
+            del buffer[:end + 2]
+            if self.state == "size":
+                digits = line.split(";", 1)[0].strip()
+                if not digits or any(c not in "0123456789abcdefABCDEF" for c in digits):
+                    raise RequestError("bad chunk size")
+                self.remaining = int(digits, 16)
+                self.state = "data" if self.remaining else "trailers"
+            elif not line:  # the blank line that ends the trailers
+                self.done = True
+            else:
+                self.trailer_bytes += len(line)
+                if self.trailer_bytes > MAX_HEADER or ":" not in line:
+                    raise RequestError("bad trailer")
+                key, _, value = line.partition(":")
+                self.trailers[key.strip().lower()] = value.strip()
+        return pieces
+
+
+@dataclass
+class StreamedBody:
+    """A streamed response being received: where it goes (or the answer refusing it)."""
+
+    decoder: ChunkedDecoder
+    target: StreamTarget | None
+    answer: ApiResponse | None = None  # set when refused or failed: what the runtime gets
+
+
+def stream_error(trailers: dict[str, str]) -> tuple[str, bytes]:
+    """The (error type, error body) trailers of a streamed response; ("", b"") when none."""
+    error_type = trailers.get("lambda-runtime-function-error-type", "")
+    encoded = trailers.get("lambda-runtime-function-error-body", "")
+    try:
+        body = base64.b64decode(encoded) if encoded else b""
+    except (binascii.Error, ValueError):
+        body = encoded.encode("utf-8", "replace")
+    return error_type, body
 
 
 class RuntimeApiProtocol(asyncio.Protocol):
@@ -175,6 +273,8 @@ class RuntimeApiProtocol(asyncio.Protocol):
         # own posts its response and asks for the next invocation in one write) gets its 202
         # together with the next invocation, in one write instead of two.
         self.held = b""
+        self.streamed: StreamedBody | None = None  # a streamed response being received
+        self.paused = False  # reading paused: the streamed response's reader is behind
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # (uvloop's transports are not asyncio.Transport subclasses, but behave as one)
@@ -218,16 +318,59 @@ class RuntimeApiProtocol(asyncio.Protocol):
         self.buffer += data
         self._serve()
 
+    def _bad_request(self) -> None:
+        if self.transport is not None:
+            self._flush_held()
+            self.transport.write(BAD_REQUEST)
+            self.transport.close()
+
+    def _resume(self) -> None:
+        if self.paused and self.transport is not None and not self.transport.is_closing():
+            self.paused = False
+            self.transport.resume_reading()
+
+    def _pump_stream(self, streamed: StreamedBody) -> bool:
+        """Hand on what arrived of a streamed response; True once it ended and was answered."""
+        pieces = streamed.decoder.feed(self.buffer)
+        for piece in pieces:
+            if streamed.target is None:
+                continue  # refused, or failed: dropped
+            verdict = streamed.target.write(piece, self._resume)
+            if verdict == "too large":
+                streamed.target, streamed.answer = None, TOO_LARGE_ANSWER
+            elif verdict == "pause" and not self.paused and self.transport is not None:
+                self.paused = True
+                self.transport.pause_reading()
+        if not streamed.decoder.done:
+            return False
+        self.streamed = None
+        if streamed.target is not None:
+            answer = streamed.target.finish(*stream_error(streamed.decoder.trailers))
+        else:
+            answer = streamed.answer or ACCEPTED
+        self._reply(answer)
+        return True
+
+    def _reply(self, answer: ApiResponse) -> None:
+        if self.buffer.startswith(NEXT_REQUEST):
+            # The runtime asked for the next invocation already (pipelined): this answer
+            # waits to go out with that one.
+            self.held += _encode(answer)
+        else:
+            self._answer(answer)
+
     def _serve(self) -> None:
         """Answer every complete request in the buffer, in order, while no answer is pending."""
         while self.waiting is None and self.transport is not None and not self.discard:
             try:
+                if self.streamed is not None and not self._pump_stream(self.streamed):
+                    return
                 request = self._take_request()
             except (RequestError, ValueError):
-                self._flush_held()
-                self.transport.write(BAD_REQUEST)
-                self.transport.close()
+                self._bad_request()
                 return
+            if request is STREAMING:
+                continue
             if request is None:
                 if len(self.buffer) > MAX_HEADER + MAX_RESPONSE + 64:
                     self._flush_held()
@@ -243,13 +386,7 @@ class RuntimeApiProtocol(asyncio.Protocol):
                 self.waiting = answer
                 answer.add_done_callback(self._answered)
                 return
-            answer = _route_now(self.handler, method, target, headers, body)
-            if self.buffer.startswith(NEXT_REQUEST):
-                # The runtime asked for the next invocation already (pipelined): this answer
-                # waits to go out with that one.
-                self.held += _encode(answer)
-                continue
-            self._answer(answer)
+            self._reply(_route_now(self.handler, method, target, headers, body))
 
     def _answered(self, task: asyncio.Future[ApiResponse]) -> None:
         self.waiting = None
@@ -288,7 +425,12 @@ class RuntimeApiProtocol(asyncio.Protocol):
                 key, _, value = line.partition(":")
                 headers[key.strip().lower()] = value.strip()
         start = end + 4
-        if headers.get("transfer-encoding", "").lower() == "chunked":
+        chunked = headers.get("transfer-encoding", "").lower() == "chunked"
+        if chunked and method == "POST" and headers.get(STREAMING_MODE, "").lower() == "streaming":
+            del self.buffer[:start]
+            self.streamed = _open_stream(self.handler, target, headers)
+            return STREAMING
+        if chunked:
             taken = _chunked(self.buffer, start)
             if taken is None:
                 return None
@@ -339,6 +481,19 @@ def _chunked(buffer: bytearray, start: int) -> tuple[bytes, int] | None:
             return None
         body += buffer[position:position + size]
         position += size + 2
+
+
+def _open_stream(handler: RuntimeApiHandler, target: str, headers: dict[str, str]) -> StreamedBody:
+    """A streamed POST begins: to its invocation when it is one's response, else read and
+    dropped, and answered as the endpoint answers (not found, invalid request id)."""
+    parts = target.split("?", 1)[0].removeprefix(PREFIX).split("/")
+    decoder = ChunkedDecoder()
+    if not target.startswith(PREFIX) or len(parts) != 3 or parts[0] != "invocation" or parts[2] != "response":
+        return StreamedBody(decoder, None, NOT_FOUND)
+    opened = handler.stream_response(parts[1], headers.get("content-type", "application/octet-stream"))
+    if isinstance(opened, ApiResponse):
+        return StreamedBody(decoder, None, opened)
+    return StreamedBody(decoder, opened)
 
 
 def _route_now(handler: RuntimeApiHandler, method: str, target: str, headers: dict[str, str],

@@ -18,11 +18,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from freehold.runtime import api_server
-from freehold.runtime.api_server import ACCEPTED, ApiResponse, json_response
+from freehold.runtime.api_server import ACCEPTED, MAX_RESPONSE, MAX_STREAMED_RESPONSE, TOO_LARGE, ApiResponse, json_response
 from freehold.runtime.seam import FunctionSpec, Invocation, InvocationResult
 
 if TYPE_CHECKING:
     from freehold.runtime.cgroups import MemoryCgroup
+    from freehold.runtime.response_stream import ResponseStream
 
 INIT_TIMEOUT = 10.0  # Lambda's limit on the init phase of on-demand functions
 OUTPUT_LIMIT = 1024 * 1024  # function output kept per invocation (the rest is dropped)
@@ -113,6 +114,17 @@ class Sandbox:
 
     def invocation_error(self, request_id: str, body: bytes, error_type: str) -> ApiResponse:
         return self._finish(request_id, ("error", body, error_type))
+
+    def stream_response(self, request_id: str, content_type: str) -> StreamedResponse | ApiResponse:
+        """A streamed response begins: its chunks go on to the caller as they come when the
+        invocation is streamed (InvokeWithResponseStream, a RESPONSE_STREAM URL); otherwise
+        they are gathered and answered buffered, within the 6 MB limit (as AWS does)."""
+        if self._current is None or self._current.request_id != request_id:
+            return json_response(400, {"errorMessage": "Invalid request ID", "errorType": "InvalidRequestID"})
+        sink = self._current.stream
+        if sink is not None:
+            sink.open(content_type)
+        return StreamedResponse(self, request_id, sink)
 
     def init_error(self, body: bytes, error_type: str) -> ApiResponse:
         self.init_failure = (error_type, body)
@@ -326,6 +338,40 @@ class Sandbox:
             duration_ms=duration, init_duration_ms=self.init_duration_ms if cold else None,
             max_memory_mb=memory, error_type=error_type,
         )
+
+
+class StreamedResponse:
+    """The chunks of one streamed response (api_server.StreamTarget), to the invocation's
+    ResponseStream or gathered for a buffered answer."""
+
+    def __init__(self, sandbox: Sandbox, request_id: str, sink: ResponseStream | None) -> None:
+        self.sandbox = sandbox
+        self.request_id = request_id
+        self.sink = sink
+        self.size = 0
+        self.gathered = bytearray()
+
+    def write(self, data: bytes, resume: Callable[[], None]) -> str:
+        self.size += len(data)
+        if self.size > (MAX_STREAMED_RESPONSE if self.sink is not None else MAX_RESPONSE):
+            self.sandbox._finish(self.request_id, ("error", TOO_LARGE, "Function.ResponseSizeTooLarge"))
+            return "too large"
+        if self.sink is None:
+            self.gathered += data
+            return "ok"
+        loop = self.sandbox._loop
+
+        def resume_here() -> None:  # the reader calls it on its own loop: resumed on this one
+            loop.call_soon_threadsafe(resume)
+
+        return "ok" if self.sink.write(data, resume_here) else "pause"
+
+    def finish(self, error_type: str, error_body: bytes) -> ApiResponse:
+        if error_type:
+            # An error met mid-stream (the runtime's trailers): what was streamed stays sent.
+            body = error_body or error_payload(error_type, "")
+            return self.sandbox._finish(self.request_id, ("error", body, error_type))
+        return self.sandbox._finish(self.request_id, ("ok", bytes(self.gathered), ""))
 
 
 # What an invocation's future holds when no answer came: the process ended, or time ran out.

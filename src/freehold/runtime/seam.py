@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from freehold.runtime.response_stream import ResponseStream
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class Invocation:
     trace_id: str
     client_context: str | None = None  # JSON text (decoded from the X-Amz-Client-Context base64)
     cognito_identity: str | None = None
+    stream: ResponseStream | None = None  # where a streamed response goes (response streaming)
 
 
 Status = Literal["ok", "error"]

@@ -28,13 +28,15 @@ from freehold.services.lambda_.names import LATEST, check_new_function_name, par
 from freehold.services.lambda_.permissions import PermissionOps
 from freehold.services.lambda_.provisioned import ProvisionedOps
 from freehold.services.lambda_.pollers import PollerOps
+from freehold.services.lambda_.streaming import StreamingInvokeOps
 from freehold.services.lambda_.versions import VersionOps
 from freehold.state.blobs import BlobNotFound
 
 MAX_ITEMS_DEFAULT = 50
 
 
-class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, ProvisionedOps, FunctionUrlOps):
+class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, ProvisionedOps, FunctionUrlOps,
+                     StreamingInvokeOps):
     service: ClassVar[str] = "lambda"
     partial: ClassVar[dict[str, str]] = {
         "CreateFunction": "zip packages only (container images are refused); VpcConfig, FileSystemConfigs, "
@@ -56,6 +58,9 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, Provisioned
                                      "(freehold has no AWS Organizations to tell members)",
         "Invoke": "X-Amz-Function-Error is always Unhandled (as AWS reports every runtime error today); "
                   "no X-Ray tracing",
+        "InvokeWithResponseStream": "InvokeComplete's ErrorCode/ErrorDetails are the function's errorType/"
+                                    "errorMessage; streamed responses are cut at 20 MB (AWS's soft limit), "
+                                    "bandwidth is not limited; no X-Ray tracing",
     }
 
     def __init__(self, runtime: ServiceRuntime) -> None:

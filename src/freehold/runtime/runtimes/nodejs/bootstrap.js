@@ -1,10 +1,15 @@
 // freehold's Node.js runtime client: the next -> handle -> respond loop of the Lambda
 // Runtime API, run inside a sandbox (node bootstrap.js). Handlers may be async, return a
 // promise, or take a callback; modules may be CommonJS (.js, .cjs) or ES modules (.mjs).
+// Response streaming as on AWS: the awslambda.streamifyResponse(handler) and
+// awslambda.HttpResponseStream.from(stream, metadata) globals; a streaming handler's chunks
+// are posted in the Runtime API's streaming mode (chunked, errors as trailers).
 // https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
+// https://docs.aws.amazon.com/lambda/latest/dg/config-rs-write-functions.html
 'use strict';
 
 const http = require('http');
+const { Writable } = require('stream');
 const path = require('path');
 const fs = require('fs');
 const util = require('util');
@@ -55,6 +60,107 @@ function postError(urlPath, document) {
   return call('POST', urlPath, JSON.stringify(document), {
     'Content-Type': 'application/json', 'Lambda-Runtime-Function-Error-Type': document.errorType,
   });
+}
+
+// -- response streaming ------------------------------------------------------------------------
+const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HTTP_INTEGRATION = 'application/vnd.awslambda.http-integration-response';
+const ERROR_TYPE_TRAILER = 'Lambda-Runtime-Function-Error-Type';
+const ERROR_BODY_TRAILER = 'Lambda-Runtime-Function-Error-Body';
+
+// The stream a streaming handler writes: its response POST opens at the first write (so that
+// setContentType still counts before it) and every write goes out as one HTTP chunk.
+class ResponseStream extends Writable {
+  constructor(requestId) {
+    super();
+    this.requestId = requestId;
+    this.contentType = 'application/octet-stream';
+    this.request = null;
+    this.prelude = null;
+    this.failure = null;
+    this.answered = new Promise((resolve, reject) => { this._answered = resolve; this._failed = reject; });
+  }
+
+  setContentType(contentType) {
+    if (this.request) throw new Error('Tried to set content type after the stream started.');
+    this.contentType = contentType;
+  }
+
+  getContentType() { return this.contentType; }
+
+  _open() {
+    if (this.request) return;
+    this.request = http.request({
+      host, port, method: 'POST', path: `${PREFIX}/invocation/${this.requestId}/response`, agent,
+      headers: {
+        'Content-Type': this.contentType,
+        'Lambda-Runtime-Function-Response-Mode': 'streaming',
+        'Transfer-Encoding': 'chunked',
+        Trailer: `${ERROR_TYPE_TRAILER}, ${ERROR_BODY_TRAILER}`,
+      },
+    }, (response) => {
+      response.resume();
+      response.on('end', () => this._answered(response.statusCode));
+    });
+    this.request.on('error', (error) => this._failed(error));
+    if (this.request.setNoDelay) this.request.setNoDelay(true);
+    if (this.prelude !== null) {
+      // HttpResponseStream.from: the JSON prelude, then 8 NUL bytes, then the body.
+      this.request.write(this.prelude);
+      this.request.write(Buffer.alloc(8));
+    }
+  }
+
+  _write(chunk, encoding, callback) {
+    this._open();
+    this.request.write(chunk, callback);
+  }
+
+  _final(callback) {
+    this._open();
+    if (this.failure) {
+      this.request.addTrailers({
+        [ERROR_TYPE_TRAILER]: this.failure.errorType,
+        [ERROR_BODY_TRAILER]: Buffer.from(JSON.stringify(this.failure)).toString('base64'),
+      });
+    }
+    this.request.end(() => callback());
+  }
+
+  // The handler failed: what was written stays sent, the error goes in the trailers.
+  fail(document) {
+    this.failure = document;
+    if (!this.writableEnded) this.end();
+  }
+}
+
+class HttpResponseStream {
+  static from(stream, prelude) {
+    stream.setContentType(HTTP_INTEGRATION);
+    stream.prelude = JSON.stringify(prelude); // JSON: no NUL byte can occur in it
+    return stream;
+  }
+}
+
+global.awslambda = {
+  streamifyResponse(handler) {
+    handler[STREAMING] = 'response';
+    return handler;
+  },
+  HttpResponseStream,
+};
+
+async function runStreaming(handler, event, context, requestId) {
+  const stream = new ResponseStream(requestId);
+  try {
+    await handler(event, stream, context);
+    if (!stream.writableEnded) stream.end();
+  } catch (error) {
+    const document = errorDocument(error);
+    process.stdout.write(`${new Date().toISOString()}\t${currentRequestId}\tERROR\t${JSON.stringify(document)}\n`);
+    stream.fail(document);
+  }
+  await stream.answered;
 }
 
 async function loadHandler() {
@@ -153,6 +259,10 @@ async function main() {
       event = body.length ? JSON.parse(body.toString('utf8')) : null;
     } catch (error) {
       await postError(`/invocation/${requestId}/error`, errorDocument(error, 'Runtime.UnmarshalError'));
+      continue;
+    }
+    if (handler[STREAMING] === 'response') {
+      await runStreaming(handler, event, context, requestId);
       continue;
     }
     try {
