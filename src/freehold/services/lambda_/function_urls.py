@@ -14,7 +14,13 @@ statements letting `*` call both lambda:InvokeFunctionUrl (AddPermission with
 FunctionUrlAuthType NONE) and lambda:InvokeFunction (AddPermission with InvokedViaFunctionUrl,
 or unconditioned); AWS_IAM needs a SigV4 signature (signing name lambda) from the function's
 account (identity policies are not evaluated yet), or from an account the policy allows both. Answers: 403 {"Message":"Forbidden"}, 502 when the function fails or answers
-something that is no response. InvokeMode RESPONSE_STREAM is accepted and answered buffered.
+something that is no response.
+
+InvokeMode RESPONSE_STREAM: a function that streams (awslambda.streamifyResponse, a runtime
+posting in streaming mode) has its body sent to the client chunk by chunk as it comes; with
+awslambda.HttpResponseStream.from, the JSON prelude before the 8 NUL bytes sets the status,
+headers and cookies. An error mid-stream ends the body there. A function that answers
+buffered is answered as with BUFFERED.
 
 https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html
 https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html
@@ -33,7 +39,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from freehold.gateway.context import RequestContext
 from freehold.protocol.errors import ServiceError
@@ -43,9 +50,14 @@ from freehold.services.lambda_ import limits, url_events
 from freehold.gateway.pipeline import new_request_id
 from freehold.services.lambda_.invoke import InvokeOps
 from freehold.services.lambda_.logs import LogBatch
+from freehold.services.lambda_.streaming import streamed_run
 from freehold.services.lambda_.models import FunctionVersion
 from freehold.services.lambda_.names import VERSION_PATTERN, FunctionRef
 from freehold.state.database import IntegrityError
+
+if TYPE_CHECKING:
+    from freehold.runtime.response_stream import ResponseStream
+    from freehold.runtime.seam import InvocationResult
 
 log = logging.getLogger("freehold.lambda")
 
@@ -342,8 +354,13 @@ class FunctionUrlOps(InvokeOps):
             request_id=request_id, account_id=caller_account if iam is not None and caller_account else "anonymous",
             iam=iam,
         )
-        status, headers, payload = await self._run_url(version, spec, event, target.invoked_arn, request_id, trace)
-        response = HttpResponse(status=status, body=payload)
+        if config.get("InvokeMode") == "RESPONSE_STREAM":
+            status, headers, streamed = await self._run_url_streamed(
+                version, spec, event, target.invoked_arn, request_id, trace)
+            response = HttpResponse(status=status, body=streamed)
+        else:
+            status, headers, payload = await self._run_url(version, spec, event, target.invoked_arn, request_id, trace)
+            response = HttpResponse(status=status, body=payload)
         for name, value in headers:
             if cors and name.lower().startswith("access-control-"):
                 continue  # the URL's CORS configuration answers these, not the function
@@ -380,14 +397,101 @@ class FunctionUrlOps(InvokeOps):
         except Exception:  # a runtime failure: the client gets AWS's 502, the log the reason
             log.exception("lambda: function URL invocation of %s failed", version.qualified_arn)
             return 502, [("Content-Type", "application/json")], b'{"Message":"Internal Server Error"}'
+        self._url_ran(version, result)
+        return _buffered_answer(result)
+
+    def _url_ran(self, version: FunctionVersion, result: InvocationResult) -> None:
         self.shipper.ship(LogBatch(version.account_id, version.region, version.log_group_name, result.stream,
                                    result.log, int(time.time() * 1000)))
-        if result.status == "error":
-            return 502, [("Content-Type", "application/json")], b'{"Message":"Internal Server Error"}'
+
+    async def _run_url_streamed(self, version: FunctionVersion, spec: Any, event: dict[str, Any], invoked_arn: str,
+                                request_id: str, trace: str) -> tuple[int, list[tuple[str, str]], Any]:
+        """A RESPONSE_STREAM URL's answer: (status, headers, body), the body an async stream of
+        the function's chunks as they come (bytes when it answered buffered or failed first)."""
+        from freehold.runtime.launch import LaunchError
+        from freehold.runtime.response_stream import ResponseStream
+        from freehold.runtime.seam import Invocation, Throttled
+
+        if spec.reserved_concurrency == 0:
+            return 429, [("Content-Type", "application/json")], b'{"Message":"Rate Exceeded."}'
+        loop = asyncio.get_running_loop()
+        executor = self._executor
+        if executor is None:
+            executor = await loop.run_in_executor(None, lambda: self.executor)
+        sink = ResponseStream(loop)
+        invocation = Invocation(spec, request_id, json.dumps(event).encode(), invoked_arn, trace, stream=sink)
+        running = asyncio.ensure_future(executor.run(invocation))
+
+        def ran(task: asyncio.Future[InvocationResult]) -> None:
+            if not task.cancelled() and task.exception() is None:
+                self._url_ran(version, task.result())
+
+        running.add_done_callback(ran)
         try:
-            return url_events.map_response(result.payload)
+            task = await streamed_run(running, sink)
+        except Throttled:
+            return 429, [("Content-Type", "application/json")], b'{"Message":"Rate Exceeded."}'
+        except LaunchError as error:
+            self.shipper.ship(LogBatch(version.account_id, version.region, version.log_group_name,
+                                       f"{datetime.now(UTC):%Y/%m/%d}/[{version.version}]{uuid.uuid4().hex}",
+                                       f"{error.message}\n{error.error_type}\n", int(time.time() * 1000)))
+            return _BAD_GATEWAY
+        except Exception:
+            log.exception("lambda: function URL invocation of %s failed", version.qualified_arn)
+            return _BAD_GATEWAY
+        if not sink.opened:
+            return _buffered_answer(task.result())
+        chunks = sink.chunks()
+        try:
+            if sink.content_type == url_events.HTTP_INTEGRATION:
+                prelude, first = await _read_prelude(chunks)
+                status, headers = url_events.prelude_response(prelude)
+            else:
+                first = await anext(chunks, b"")
+                status, headers = 200, [("Content-Type", sink.content_type or "application/octet-stream")]
         except (ValueError, TypeError, AttributeError):
-            return 502, [("Content-Type", "application/json")], b'{"Message":"Internal Server Error"}'
+            sink.cancel()
+            return _BAD_GATEWAY
+        if not first and task.done() and task.result().status == "error":
+            return _BAD_GATEWAY  # failed before sending anything
+        return status, headers, _streamed_body(first, chunks, sink)
+
+
+_BAD_GATEWAY: tuple[int, list[tuple[str, str]], bytes] = (
+    502, [("Content-Type", "application/json")], b'{"Message":"Internal Server Error"}')
+
+
+def _buffered_answer(result: InvocationResult) -> tuple[int, list[tuple[str, str]], bytes]:
+    if result.status == "error":
+        return _BAD_GATEWAY
+    try:
+        return url_events.map_response(result.payload)
+    except (ValueError, TypeError, AttributeError):
+        return _BAD_GATEWAY
+
+
+async def _read_prelude(chunks: AsyncIterator[bytes]) -> tuple[bytes, bytes]:
+    """The JSON prelude of an http-integration stream and what came after its 8 NUL bytes.
+    A stream that ends without them has no body: all of it is the prelude."""
+    head = bytearray()
+    async for chunk in chunks:
+        head += chunk
+        end = head.find(url_events.PRELUDE_DELIMITER)
+        if end >= 0:
+            return bytes(head[:end]), bytes(head[end + len(url_events.PRELUDE_DELIMITER):])
+        if len(head) > url_events.PRELUDE_MAX:
+            raise ValueError("no end to the prelude")
+    return bytes(head), b""
+
+
+async def _streamed_body(first: bytes, chunks: AsyncIterator[bytes], sink: ResponseStream) -> AsyncIterator[bytes]:
+    try:
+        if first:
+            yield first
+        async for chunk in chunks:
+            yield chunk
+    finally:
+        sink.cancel()  # the client went away: the function runs on, its output dropped
 
 
 def _choose(choices: list[tuple[FunctionVersion, float, Any]]) -> tuple[FunctionVersion, Any]:

@@ -51,7 +51,7 @@ class LambdaProvider(VersionOps, PermissionOps, PollerOps, LayerOps, Provisioned
         "UpdateEventSourceMapping": "as CreateEventSourceMapping",
         "CreateFunctionUrlConfig": "URLs are http://<url-id>.lambda-url.<region>.localhost:<port>/ (any host "
                                    "starting <url-id>.lambda-url.<region>. reaches them); InvokeMode RESPONSE_STREAM "
-                                   "is accepted and answered buffered; AWS_IAM callers of the function's own account "
+                                   "streams (bandwidth not limited); AWS_IAM callers of the function's own account "
                                    "are allowed without evaluating their identity policies",
         "UpdateFunctionUrlConfig": "as CreateFunctionUrlConfig",
         "AddLayerVersionPermission": "statements limited to an OrganizationId are stored but grant nothing "

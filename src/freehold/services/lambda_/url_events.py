@@ -110,7 +110,7 @@ _HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "k
                          "trailer", "proxy-connection"})
 
 
-def map_response(payload: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+def map_response(payload: bytes, default_type: str = "application/json") -> tuple[int, list[tuple[str, str]], bytes]:
     """(status, headers, body) of the function's result. A JSON object with a statusCode is a
     response (statusCode, headers, cookies, body, isBase64Encoded); any other valid JSON is the
     body of a 200 application/json answer (a JSON string: its text). A response that cannot be
@@ -142,7 +142,7 @@ def map_response(payload: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         if str(name).lower() not in _HOP_BY_HOP:
             headers.append((str(name), text))
     if not any(name.lower() == "content-type" for name, _ in headers):
-        headers.append(("Content-Type", "application/json"))
+        headers.append(("Content-Type", default_type))
     cookies = result.get("cookies") or []
     if not isinstance(cookies, list):
         raise ValueError("cookies is not a list")
@@ -160,3 +160,22 @@ def map_response(payload: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
     else:
         body = raw.encode()
     return status, headers, body
+
+
+# A streamed answer's metadata (awslambda.HttpResponseStream.from): this content type, then a
+# JSON prelude (statusCode, headers, cookies) and 8 NUL bytes before the body.
+HTTP_INTEGRATION = "application/vnd.awslambda.http-integration-response"
+PRELUDE_DELIMITER = b"\0" * 8
+PRELUDE_MAX = 64 * 1024
+
+
+def prelude_response(prelude: bytes) -> tuple[int, list[tuple[str, str]]]:
+    """(status, headers) of a streamed answer's prelude; ValueError when it cannot be sent
+    (AWS answers 502). statusCode defaults to 200."""
+    document = json.loads(prelude) if prelude.strip() else {}
+    if not isinstance(document, dict):
+        raise ValueError("the prelude is not a JSON object")
+    document = {key: value for key, value in document.items() if key not in ("body", "isBase64Encoded")}
+    document.setdefault("statusCode", 200)
+    status, headers, _ = map_response(json.dumps(document).encode(), "application/octet-stream")
+    return status, headers
