@@ -48,9 +48,7 @@ import traceback
 
 PR_SET_PDEATHSIG = 1
 BLANK_NICENESS = 10  # of a blank sandbox until it is given a function
-# Seconds between a blank being taken and its successor's fork: past the cold start that took
-# it (the fork copies the zygote's page tables: ~2-5 ms of CPU it would share).
-REFILL_DELAY = 0.1
+REFILL_DELAY = 0.03  # seconds between a blank being taken and its successor's fork
 MAX_ASSIGNMENT = 1 << 20  # a blank's assignment: environment (4 KB on AWS), binds, credentials
 HAND_OUT_TRIES = 3  # blanks tried (each given its memory limit) before a take fails
 
@@ -312,21 +310,10 @@ class Zygote:
         return pid
 
     def refill(self):
-        """Fork blanks until `target` wait untaken, each handed to freehold at once. Background
-        work: at a blank's niceness (as root only: the priority must be given back after)."""
-        if len(self.blanks) + len(self.ahead) >= self.target:
-            return
-        niced = os.geteuid() == 0
-        if niced:
-            priority = os.getpriority(os.PRIO_PROCESS, 0)
-            os.setpriority(os.PRIO_PROCESS, 0, max(priority, BLANK_NICENESS))
-        try:
-            while len(self.blanks) + len(self.ahead) < self.target:
-                if not self.fork_held_blank():
-                    return
-        finally:
-            if niced:
-                os.setpriority(os.PRIO_PROCESS, 0, priority)
+        """Fork blanks until `target` wait untaken, each handed to freehold at once."""
+        while len(self.blanks) + len(self.ahead) < self.target:
+            if not self.fork_held_blank():
+                return
 
     def fork_held_blank(self):
         if self.fork_blank() is None:
