@@ -1,7 +1,8 @@
 """Lambda response streaming through boto3's invoke_with_response_stream: a Node.js
 awslambda.streamifyResponse handler (chunks arrive as written), a mid-stream error, a plain
 Python handler (one chunk), a provided bootstrap posting in streaming mode with curl, a
-streamed response to a buffered Invoke, and Invoke's errors."""
+streamed response to a buffered Invoke, Invoke's errors, an 8 MB stream read slowly (the
+function is held back, nothing lost) and a timeout mid-stream."""
 
 from __future__ import annotations
 
@@ -133,3 +134,53 @@ def test_invoke_errors(lam: Any, role: str) -> None:
     with pytest.raises(ClientError) as excinfo:
         lam.invoke_with_response_stream(FunctionName=name, Payload=b"{}")
     assert error_of(excinfo)[:3:2] == ("TooManyRequestsException", 429)
+
+
+NODE_BIG = make_zip({"index.js": '''
+const crypto = require("crypto");
+exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  const hash = crypto.createHash("sha256");
+  for (let i = 0; i < event.blocks; i++) {
+    const block = Buffer.alloc(65536, i % 251);
+    hash.update(block);
+    if (!responseStream.write(block)) {
+      await new Promise((resolve) => responseStream.once("drain", resolve));
+    }
+  }
+  if (event.hang) { responseStream.write("last words"); await new Promise(() => {}); }
+  responseStream.end();
+  console.log("sha256", hash.digest("hex"));
+});
+'''})
+
+
+def test_a_large_stream_read_slowly_arrives_whole(lam: Any, role: str) -> None:
+    import hashlib
+
+    name = create_function(lam, role, NODE_BIG, runtime="nodejs20.x", handler="index.handler", Timeout=60)
+    blocks = 128  # 8 MB: past the 6 MB buffered limit and the 1 MB the reader may lag behind
+    answer = lam.invoke_with_response_stream(FunctionName=name, Payload=json.dumps({"blocks": blocks}),
+                                             LogType="Tail")
+    digest, size, first = hashlib.sha256(), 0, True
+    complete: dict[str, Any] = {}
+    for event in answer["EventStream"]:
+        if "PayloadChunk" in event:
+            data = event["PayloadChunk"]["Payload"]
+            digest.update(data)
+            size += len(data)
+            if first:
+                time.sleep(1.0)  # a slow reader: the function is held back, nothing is lost
+                first = False
+        else:
+            complete = event["InvokeComplete"]
+    assert size == blocks * 65536 and "ErrorCode" not in complete
+    assert f"sha256 {digest.hexdigest()}" in base64.b64decode(complete["LogResult"]).decode()
+
+
+def test_a_timeout_mid_stream_is_in_invoke_complete(lam: Any, role: str) -> None:
+    name = create_function(lam, role, NODE_BIG, runtime="nodejs20.x", handler="index.handler", Timeout=1)
+    chunks, complete = read_stream(lam.invoke_with_response_stream(
+        FunctionName=name, Payload=json.dumps({"blocks": 1, "hang": True})))
+    assert b"".join(data for _, data in chunks) == bytes(65536) + b"last words"
+    assert complete["ErrorCode"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in complete["ErrorDetails"]
