@@ -140,6 +140,7 @@ def test_a_sandbox_client_reads_the_functions_environment() -> None:
                               AWS_ENDPOINT_URL="http://127.0.0.1:4599", HOME="/nonexistent")
             freehold_sdk_warmup.enter_function()
             import boto3
+            import botocore.httpsession
             import botocore.loaders
             clients = [boto3.client("s3")] + [boto3.client("sqs") for _ in range(8)]
             customer = botocore.loaders.Loader.CUSTOMER_DATA_PATH
@@ -160,6 +161,8 @@ def test_a_sandbox_client_reads_the_functions_environment() -> None:
                 "left": len(freehold_sdk_warmup._ready_ssl_contexts),
                 "contexts": [type(c).__name__ for c in contexts], "distinct": len({id(c) for c in contexts}),
                 "verify": [c.verify_mode == ssl.CERT_REQUIRED for c in contexts],
+                "instances": [isinstance(c, botocore.httpsession.SSLContext) for c in contexts]
+                + [issubclass(ssl.SSLContext, botocore.httpsession.SSLContext)],
                 "customer": customer, "primed": primed, "own_models": own_models,
             }).encode())
             os._exit(0)
@@ -175,6 +178,7 @@ def test_a_sandbox_client_reads_the_functions_environment() -> None:
     assert seen["left"] == 0
     assert seen["contexts"] == ["SSLContext"] * 9 and seen["distinct"] == 9
     assert all(seen["verify"])
+    assert all(seen["instances"])  # botocore's SSLContext name still answers isinstance as ssl's
     assert seen["customer"] == "/nonexistent/.aws/models"  # the function's HOME, not the zygote's
     assert seen["primed"] > 10 and seen["own_models"] == 0
 

@@ -225,10 +225,20 @@ def _pool_ssl_contexts():
     if real is not ssl.SSLContext:
         return  # urllib3 or pyOpenSSL put another class there: left alone
 
-    def SSLContext(*args, **kwargs):
-        if _ready_ssl_contexts and not kwargs and args == (ssl.PROTOCOL_TLS_CLIENT,):
-            return _ready_ssl_contexts.pop()
-        return real(*args, **kwargs)
+    class Kind(type):
+        def __instancecheck__(cls, instance):
+            return isinstance(instance, real)
+
+        def __subclasscheck__(cls, subclass):
+            return issubclass(subclass, real)
+
+    class SSLContext(ssl.SSLContext, metaclass=Kind):
+        """ssl.SSLContext as botocore sees it: made contexts come from the blank's first."""
+
+        def __new__(cls, *args, **kwargs):
+            if _ready_ssl_contexts and not kwargs and args == (ssl.PROTOCOL_TLS_CLIENT,):
+                return _ready_ssl_contexts.pop()
+            return real(*args, **kwargs)
 
     botocore.httpsession.SSLContext = SSLContext
 
