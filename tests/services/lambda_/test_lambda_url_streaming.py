@@ -52,9 +52,10 @@ def _public_url(lam: Any, name: str) -> str:
     return str(url["FunctionUrl"])
 
 
-def _open(server: Any, url: str, path: str) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+def _open(server: Any, url: str, path: str, method: str = "GET"
+          ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    connection.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
+    connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
     connection.putheader("Host", urlsplit(url).netloc)
     connection.endheaders()
     return connection, connection.getresponse()
@@ -92,6 +93,12 @@ def test_http_integration_prelude_and_chunks(freehold: Any, lam: Any, role: str)
     finally:
         connection.close()
     assert b"".join(data for _, data in chunks) == b"a,b\n1,2\n" and chunks[-1][0] - chunks[0][0] > 0.2
+
+    connection, response = _open(freehold, url, "/events", "HEAD")
+    try:
+        assert response.status == 201 and response.getheader("x-streamed") == "yes" and response.read() == b""
+    finally:
+        connection.close()
 
     connection, response = _open(freehold, url, "/fail")
     try:

@@ -356,7 +356,7 @@ class FunctionUrlOps(InvokeOps):
         )
         if config.get("InvokeMode") == "RESPONSE_STREAM":
             status, headers, streamed = await self._run_url_streamed(
-                version, spec, event, target.invoked_arn, request_id, trace)
+                version, spec, event, target.invoked_arn, request_id, trace, request.method == "HEAD")
             response = HttpResponse(status=status, body=streamed)
         else:
             status, headers, payload = await self._run_url(version, spec, event, target.invoked_arn, request_id, trace)
@@ -405,7 +405,8 @@ class FunctionUrlOps(InvokeOps):
                                    result.log, int(time.time() * 1000)))
 
     async def _run_url_streamed(self, version: FunctionVersion, spec: Any, event: dict[str, Any], invoked_arn: str,
-                                request_id: str, trace: str) -> tuple[int, list[tuple[str, str]], Any]:
+                                request_id: str, trace: str, head: bool = False
+                                ) -> tuple[int, list[tuple[str, str]], Any]:
         """A RESPONSE_STREAM URL's answer: (status, headers, body), the body an async stream of
         the function's chunks as they come (bytes when it answered buffered or failed first)."""
         from freehold.runtime.launch import LaunchError
@@ -454,6 +455,9 @@ class FunctionUrlOps(InvokeOps):
             return _BAD_GATEWAY
         if not first and task.done() and task.result().status == "error":
             return _BAD_GATEWAY  # failed before sending anything
+        if head:  # no body is sent (the gateway does not read it): the rest is dropped
+            sink.cancel()
+            return status, headers, b""
         return status, headers, _streamed_body(first, chunks, sink)
 
 
