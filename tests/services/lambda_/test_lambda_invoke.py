@@ -231,9 +231,10 @@ def test_invocation_types_limits_and_throttling(lam: Any, role: str, python_fn: 
     assert error_of(excinfo) == ("TooManyRequestsException", "Rate Exceeded.", 429)
     assert excinfo.value.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    invoke(lam, name)  # warm: the long invocation below starts at once, even on a loaded machine
     with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(invoke, lam, name, {"sleep": 1.5})
-        time.sleep(0.6)
+        first = pool.submit(invoke, lam, name, {"sleep": 3})
+        time.sleep(1.0)
         with pytest.raises(ClientError) as excinfo:
             invoke(lam, name)
         assert error_of(excinfo)[0] == "TooManyRequestsException"
