@@ -9,6 +9,7 @@ $LATEST is the version row with number 0.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -123,9 +124,12 @@ class LambdaStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    _generation_lock = threading.Lock()
+
     @classmethod
     def bump_generation(cls) -> None:
-        cls.generation += 1
+        with cls._generation_lock:  # += from two threads could lose a change
+            cls.generation += 1
 
     def _changed(self) -> None:
         """Called by every write of lambda_functions / lambda_versions, inside its transaction
