@@ -19,6 +19,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ ZYGOTE_SCRIPT = Path(__file__).with_name("zygote.py")
 PYTHON_CLIENT_DIR = Path(__file__).parent / "runtimes" / "python"
 SPAWN_TIMEOUT = 10.0
 TAKE_TRIES = 3  # blanks asked for before a spawn fails (one may die before it is given its part)
+CLOSE_GRACE = 1.0  # seconds a closing zygote's held blanks get to die before their cgroups go
 # Blank sandboxes each zygote keeps forked ahead of demand (~10 MB private each). A blank needs
 # ~30 ms of CPU at niceness 10 to get ready: 4 keep every one ready when cold starts come
 # every ~60 ms on a busy 2-core machine (2 left a third to half of them still getting ready).
@@ -297,6 +299,21 @@ class Zygote:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+        # The blanks we held die with the zygote (PDEATHSIG), a moment after it: their cgroups
+        # go once they have (bounded: what is left is removed as stale at the next start).
+        cgroups = [cgroup for _, _, cgroup in held if cgroup]
+        deadline = time.monotonic() + CLOSE_GRACE
+        while cgroups and time.monotonic() < deadline:
+            for cgroup in list(cgroups):
+                try:
+                    os.rmdir(cgroup)
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    continue  # still has its process
+                cgroups.remove(cgroup)
+            if cgroups:
+                time.sleep(0.01)
 
 
 class _Lines:

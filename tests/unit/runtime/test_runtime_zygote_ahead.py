@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from freehold.runtime import isolation
 from freehold.runtime.launch import profile
 from freehold.runtime.zygotes import BLANKS, Zygote
@@ -115,3 +117,26 @@ def test_takes_beyond_the_held_blanks_are_forked_on_demand(tmp_path: Path) -> No
         assert len({pid for pid, _, _ in results}) == BLANKS + 2
     finally:
         zygote.close()
+
+
+@pytest.mark.skipif(isolation.detect().memory_cgroup != "v1", reason="needs root and the v1 memory controller")
+def test_closing_removes_the_held_blanks_cgroups() -> None:
+    """Held blanks die with their zygote: once they have, their memory cgroups are removed."""
+    rungs = isolation.detect()
+    parent = Path(rungs.cgroup_parent)
+    made = not parent.is_dir()
+    parent.mkdir(parents=True, exist_ok=True)
+    plain = isolation.Isolation(True, True, False, False, False, "v1", str(parent), "")
+    zygote = Zygote(sys.executable, "", profile(plain, sys.executable, ""))
+    try:
+        _wait_for(lambda: len(_held(zygote)) == BLANKS, "the zygote hands its blanks over")
+        with zygote._lock:
+            cgroups = [cgroup for _, _, cgroup in zygote._held]
+        assert all(cgroups) and all(os.path.isdir(cgroup) for cgroup in cgroups)
+    finally:
+        zygote.close()
+    try:
+        assert not [cgroup for cgroup in cgroups if os.path.isdir(cgroup)]
+    finally:
+        if made:
+            parent.rmdir()
