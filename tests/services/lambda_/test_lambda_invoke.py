@@ -224,7 +224,7 @@ def test_invocation_types_limits_and_throttling(lam: Any, role: str, python_fn: 
     with pytest.raises(ClientError) as excinfo:
         lam.invoke(FunctionName=python_fn, Payload=b"not json")
     assert error_of(excinfo)[0::2] == ("InvalidRequestContentException", 400)
-    name = create_function(lam, role, PY_APP)
+    name = create_function(lam, role, PY_APP, Timeout=10)
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
     with pytest.raises(ClientError) as excinfo:
         invoke(lam, name)
