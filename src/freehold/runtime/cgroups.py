@@ -63,15 +63,18 @@ class MemoryCgroup:
             pass
 
 
-def set_limit(path: Path, limit_mb: int) -> None:
+def set_limit(path: str | os.PathLike[str], limit_mb: int) -> None:
+    """A memory cgroup's limit: MemorySize, swap included where the kernel accounts it
+    (otherwise swap would let a sandbox run past its limit). Also used by the zygote, which
+    imports this module by itself (stdlib only)."""
     limit = str(limit_mb * 1024 * 1024)
-    (path / "memory.limit_in_bytes").write_text(limit)
-    memsw = path / "memory.memsw.limit_in_bytes"
-    if memsw.exists():
-        try:  # without this, swap would let a sandbox run past its limit
-            memsw.write_text(limit)
-        except OSError:
-            pass
+    with open(os.path.join(path, "memory.limit_in_bytes"), "w") as file:
+        file.write(limit)
+    try:
+        with open(os.path.join(path, "memory.memsw.limit_in_bytes"), "w") as file:
+            file.write(limit)
+    except OSError:
+        pass
 
 
 def remove_tree(parent: str) -> None:

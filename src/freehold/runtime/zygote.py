@@ -54,7 +54,8 @@ HAND_OUT_TRIES = 3  # blanks tried (each given its memory limit) before a take f
 
 _libc = ctypes.CDLL(None, use_errno=True)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import sandbox_root  # noqa: E402  (the directory above, only for this import)
+import cgroups  # noqa: E402  (the directory above, only for these imports: stdlib-only modules)
+import sandbox_root  # noqa: E402
 
 del sys.path[0]
 
@@ -79,19 +80,6 @@ def become(spec):
 
 
 # -- a blank sandbox -------------------------------------------------------------------------------
-def limit_memory(cgroup, limit_mb):
-    """A blank's memory cgroup gets its function's MemorySize (swap included, where the kernel
-    accounts it: otherwise swap would let a sandbox run past its limit)."""
-    limit = str(limit_mb * 1024 * 1024)
-    with open(os.path.join(cgroup, "memory.limit_in_bytes"), "w") as file:
-        file.write(limit)
-    try:
-        with open(os.path.join(cgroup, "memory.memsw.limit_in_bytes"), "w") as file:
-            file.write(limit)
-    except OSError:
-        pass
-
-
 def run_blank(profile, channel, cgroup=""):
     """In a child forked ahead of demand: isolate, wait for a function, run it. Never returns."""
     setup_error = ""
@@ -339,7 +327,7 @@ class Zygote:
             pid, channel, cgroup = self.blanks.pop(0)
             try:
                 if cgroup and request.get("memory_mb"):
-                    limit_memory(cgroup, int(request["memory_mb"]))
+                    cgroups.set_limit(cgroup, int(request["memory_mb"]))
             except OSError as failure:
                 error = str(failure)
                 channel.close()  # that blank ends (reaped as a blank, its cgroup removed)

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from freehold.runtime import cgroups
+
 log = logging.getLogger("freehold.runtime")
 
 ZYGOTE_SCRIPT = Path(__file__).with_name("zygote.py")
@@ -213,7 +215,7 @@ class Zygote:
                 raise ZygoteError(f"zygote unreachable: {error}") from None
             try:
                 if cgroup and spec.get("memory_mb"):
-                    _limit_memory(cgroup, int(spec["memory_mb"]))
+                    cgroups.set_limit(cgroup, int(spec["memory_mb"]))
             except OSError:
                 log.warning("could not limit the memory of cgroup %s", cgroup, exc_info=True)
                 os.close(channel)  # that blank ends; the next one is tried
@@ -337,19 +339,6 @@ class _Lines:
         message = json.loads(line)
         channel = self.fds.popleft() if ("spawned" in message or "blank" in message) and self.fds else None
         return message, channel
-
-
-def _limit_memory(cgroup: str, limit_mb: int) -> None:
-    """A blank's memory cgroup gets its function's MemorySize (swap included, where the kernel
-    accounts it: otherwise swap would let a sandbox run past its limit)."""
-    limit = str(limit_mb * 1024 * 1024)
-    with open(os.path.join(cgroup, "memory.limit_in_bytes"), "w") as file:
-        file.write(limit)
-    try:
-        with open(os.path.join(cgroup, "memory.memsw.limit_in_bytes"), "w") as file:
-            file.write(limit)
-    except OSError:
-        pass
 
 
 def _remove_cgroup(cgroup: str) -> None:

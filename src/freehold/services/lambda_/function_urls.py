@@ -56,6 +56,7 @@ from freehold.services.lambda_.names import VERSION_PATTERN, FunctionRef
 from freehold.state.database import IntegrityError
 
 if TYPE_CHECKING:
+    from freehold.runtime.launch import LaunchError
     from freehold.runtime.response_stream import ResponseStream
     from freehold.runtime.seam import InvocationResult
 
@@ -388,10 +389,8 @@ class FunctionUrlOps(InvokeOps):
         except Throttled:
             return 429, [("Content-Type", "application/json")], b'{"Message":"Rate Exceeded."}'
         except LaunchError as error:
-            self.shipper.ship(LogBatch(version.account_id, version.region, version.log_group_name,
-                                       f"{datetime.now(UTC):%Y/%m/%d}/[{version.version}]{uuid.uuid4().hex}",
-                                       f"{error.message}\n{error.error_type}\n", int(time.time() * 1000)))
-            return 502, [("Content-Type", "application/json")], b'{"Message":"Internal Server Error"}'
+            self._url_launch_failed(version, error)
+            return _BAD_GATEWAY
         except ServiceError:
             return 502, [("Content-Type", "application/json")], b'{"Message":"Internal Server Error"}'
         except Exception:  # a runtime failure: the client gets AWS's 502, the log the reason
@@ -399,6 +398,12 @@ class FunctionUrlOps(InvokeOps):
             return 502, [("Content-Type", "application/json")], b'{"Message":"Internal Server Error"}'
         self._url_ran(version, result)
         return _buffered_answer(result)
+
+    def _url_launch_failed(self, version: FunctionVersion, error: LaunchError) -> None:
+        """The function cannot start here: why goes to its log (a stream of its own)."""
+        self.shipper.ship(LogBatch(version.account_id, version.region, version.log_group_name,
+                                   f"{datetime.now(UTC):%Y/%m/%d}/[{version.version}]{uuid.uuid4().hex}",
+                                   f"{error.message}\n{error.error_type}\n", int(time.time() * 1000)))
 
     def _url_ran(self, version: FunctionVersion, result: InvocationResult) -> None:
         self.shipper.ship(LogBatch(version.account_id, version.region, version.log_group_name, result.stream,
@@ -433,9 +438,7 @@ class FunctionUrlOps(InvokeOps):
         except Throttled:
             return 429, [("Content-Type", "application/json")], b'{"Message":"Rate Exceeded."}'
         except LaunchError as error:
-            self.shipper.ship(LogBatch(version.account_id, version.region, version.log_group_name,
-                                       f"{datetime.now(UTC):%Y/%m/%d}/[{version.version}]{uuid.uuid4().hex}",
-                                       f"{error.message}\n{error.error_type}\n", int(time.time() * 1000)))
+            self._url_launch_failed(version, error)
             return _BAD_GATEWAY
         except Exception:
             log.exception("lambda: function URL invocation of %s failed", version.qualified_arn)
