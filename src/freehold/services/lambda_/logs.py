@@ -134,10 +134,10 @@ class LogShipper:
         if len(batches) > 1 and any(b.timestamp_ms < a.timestamp_ms for a, b in zip(batches, batches[1:])):
             # Shipped from several threads out of order: PutLogEvents wants time order.
             events.sort(key=_timestamp)
-        if events:
+        for part in _put_batches(events):
             try:
                 self._call("logs", ctx, "PutLogEvents", {
-                    "logGroupName": head.group, "logStreamName": head.stream, "logEvents": events})
+                    "logGroupName": head.group, "logStreamName": head.stream, "logEvents": part})
             except ServiceError as error:
                 if error.code == "ResourceNotFoundException":  # deleted meanwhile: make it again
                     self._known.discard(key)
@@ -148,10 +148,32 @@ def _timestamp(event: dict[str, object]) -> int:
     return int(str(event["timestamp"]))
 
 
+def _put_batches(events: list[dict[str, object]]) -> list[list[dict[str, object]]]:
+    """`events` in order, cut into PutLogEvents calls within its limits: a call over one is
+    refused whole. Many invocations merged (or one printing many short lines) pass 10,000
+    events; text merged by characters passes 1 MB once encoded (with 26 bytes per event)."""
+    parts: list[list[dict[str, object]]] = []
+    part: list[dict[str, object]] = []
+    size = 0
+    for event in events:
+        event_size = len(str(event["message"]).encode("utf-8")) + PUT_EVENT_OVERHEAD
+        if part and (len(part) >= PUT_MAX_EVENTS or size + event_size > PUT_MAX_BYTES):
+            parts.append(part)
+            part, size = [], 0
+        part.append(event)
+        size += event_size
+    if part:
+        parts.append(part)
+    return parts
+
+
 MAX_QUEUED = 10000  # invocations' logs waiting at most (more are dropped, with a warning)
 LINGER = 0.05  # seconds a shipment waits for more
 MERGE_MAX = 200  # invocations' logs shipped in one go at most
 MERGE_BYTES = 512 * 1024  # well under PutLogEvents' 1 MB batch limit
+PUT_MAX_EVENTS = 10_000  # PutLogEvents' limits: events per call,
+PUT_MAX_BYTES = 1_048_576  # bytes per call (UTF-8 messages and 26 bytes per event)
+PUT_EVENT_OVERHEAD = 26
 
 
 def _merged(batches: list[LogBatch]) -> list[list[LogBatch]]:
