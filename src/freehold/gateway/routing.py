@@ -292,6 +292,9 @@ def _name_of_host(host: str) -> str:
 # Pure functions of a request line's parts, asked on every request: answers kept per input
 # (a bounded memo, emptied when full: S3 keys make paths of unbounded variety).
 MEMO_SIZE = 4096
+# Longer inputs are not kept: a request line may be ~64 KB, and 4096 of those (unsigned
+# requests, each with a path of its own) held hundreds of MB. Warm calls repeat short lines.
+MEMO_KEY_MAX = 1024
 _s3_hosts: dict[str, tuple[bool, str | None]] = {}
 _templates: dict[tuple[str, str], str | None] = {}
 
@@ -303,6 +306,8 @@ def s3_host(request: HttpRequest) -> tuple[bool, str | None]:
     known = _s3_hosts.get(host)
     if known is None:
         known = _s3_host_of(host)
+        if len(host) > MEMO_KEY_MAX:
+            return known
         if len(_s3_hosts) >= MEMO_SIZE:
             _s3_hosts.clear()
         _s3_hosts[host] = known
@@ -420,6 +425,8 @@ def _by_template(idx: _RoutingIndex, request: HttpRequest) -> str | None:
     except KeyError:
         pass
     service = _by_template_of(idx, request.method, request.path)
+    if len(request.path) > MEMO_KEY_MAX:
+        return service
     if len(_templates) >= MEMO_SIZE:
         _templates.clear()
     _templates[key] = service

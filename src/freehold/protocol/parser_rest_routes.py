@@ -162,6 +162,9 @@ def _query_names(operation: OperationModel) -> frozenset[str]:
 
 
 FOUND_MEMO = 4096  # request lines whose route is remembered (emptied when full)
+# ... when path and query are no longer than this: a request line may be ~64 KB, and 4096 of
+# those (each kept twice: the line and its decoded labels) held hundreds of MB.
+FOUND_KEY_MAX = 1024
 
 
 class RouteTable:
@@ -198,7 +201,7 @@ class RouteTable:
                 best = (score, route, labels)
         if best is None:
             return None
-        if matched == 1:
+        if matched == 1 and len(request.path) + len(request.query_string) <= FOUND_KEY_MAX:
             # One route for this request line, whatever its headers: kept for the next request
             # with the same line (warm calls repeat theirs). Ties scored by headers are not.
             if len(self._found) >= FOUND_MEMO:

@@ -455,3 +455,26 @@ def test_website_hosts() -> None:
     assert is_website_host(request("site.s3-website.eu-west-1.localhost:4566"))
     assert not is_website_host(request("site.s3.localhost:4566"))
     assert not is_website_host(request("s3-website-us-east-1.amazonaws.com"))
+
+
+def test_routing_memos_keep_no_long_request_lines() -> None:
+    """Unsigned requests each with a path of its own (up to ~64 KB a request line) would fill
+    the memos with 4096 of them (hundreds of MB, measured live): long ones are answered
+    but not kept; short ones still are."""
+    routing._templates.clear()
+    routing._s3_hosts.clear()
+    long_name = "f" * (routing.MEMO_KEY_MAX + 1)
+    for host, path in (("127.0.0.1:4566", f"/2015-03-31/functions/{long_name}/invocations"),
+                       ("b" * 60 + "." + "c" * (routing.MEMO_KEY_MAX) + ".localhost", "/k")):
+        request = HttpRequest("POST", path, "", Headers([("Host", host)]))
+        routing.route(request, None)
+    assert all(len(path) <= routing.MEMO_KEY_MAX for _, path in routing._templates)
+    assert all(len(host) <= routing.MEMO_KEY_MAX for host in routing._s3_hosts)
+    request = HttpRequest("POST", "/2015-03-31/functions/short/invocations", "", Headers([("Host", "127.0.0.1")]))
+    found = routing.route(request, None)
+    assert found is not None and found.service == "lambda"
+    assert ("POST", "/2015-03-31/functions/short/invocations") in routing._templates
+    long_request = HttpRequest("POST", f"/2015-03-31/functions/{long_name}/invocations", "",
+                               Headers([("Host", "127.0.0.1")]))
+    found = routing.route(long_request, None)
+    assert found is not None and found.service == "lambda"  # the same answer, not kept

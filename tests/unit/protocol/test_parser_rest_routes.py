@@ -28,3 +28,21 @@ def test_utf8_labels_decode() -> None:
     request = _request("GET", "/b/caf%C3%A9/%EF%BF%BD")
     params = parser.parse(request, parser.operation(request))
     assert params["Key"] == "café/\ufffd"
+
+
+def test_route_memo_keeps_no_long_request_lines() -> None:
+    """A request line's single route is remembered only for lines of FOUND_KEY_MAX at most:
+    4096 long ones (~64 KB each, kept with their decoded labels) held hundreds of MB."""
+    from freehold.protocol.parser_rest_routes import FOUND_KEY_MAX, RouteTable
+    from freehold.protocol.specs import service_model
+
+    table = RouteTable(service_model("lambda"))
+    long_name = "f" * FOUND_KEY_MAX
+    request = _request("POST", f"/2015-03-31/functions/{long_name}/invocations")
+    found = table.find(request)
+    assert found is not None and found[0].operation.name == "Invoke" and found[1]["FunctionName"] == long_name
+    assert table.remembered(request) is None
+    short = _request("POST", "/2015-03-31/functions/short/invocations")
+    found = table.find(short)
+    assert found is not None and found[1]["FunctionName"] == "short"
+    assert table.remembered(short) == found
