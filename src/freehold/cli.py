@@ -134,16 +134,30 @@ def reset_stopped(settings: Settings) -> int:
     if not settings.state_url and not (settings.data_dir / "state.db").exists():
         print(f"no state in {settings.data_dir}")
         return 0
+    lock = None
+    if not settings.state_url:  # no node may start on this state while it is forgotten
+        from freehold.state import node_lock
+
+        try:
+            lock = node_lock.claim(settings.data_dir)
+        except StateError:
+            print(f"freehold: a node is serving {settings.data_dir}: reset it through its endpoint "
+                  "(freehold reset --endpoint ...), or stop it first", file=sys.stderr)
+            return 1
     try:
-        db = open_database(settings)
-    except StateError as error:
-        print(f"freehold: cannot open the state: {error}", file=sys.stderr)
-        return 1
-    try:
-        db.reset()
+        try:
+            db = open_database(settings)
+        except StateError as error:
+            print(f"freehold: cannot open the state: {error}", file=sys.stderr)
+            return 1
+        try:
+            db.reset()
+        finally:
+            db.close()
+        BlobStore(settings.data_dir / "blobs").reset()
     finally:
-        db.close()
-    BlobStore(settings.data_dir / "blobs").reset()
+        if lock is not None:
+            node_lock.release(lock)
     where = settings.state_url.split("@")[-1] if settings.state_url else str(settings.data_dir)
     print(f"forgot the state of {where}")
     return 0

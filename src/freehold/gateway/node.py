@@ -32,6 +32,7 @@ class Node:
         self._resolver: IssuedCredentials | None = None
         self._key_usage: KeyUsage | None = None
         self._resuming: threading.Thread | None = None
+        self._lock: int | None = None  # the data directory's node lock (SQLite state)
         # The root key pair handed out in strict mode (see bootstrap_root_credentials).
         self.root_pair: KeyPair | None = None
 
@@ -40,6 +41,10 @@ class Node:
         from freehold.state.database import open_database
 
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.settings.state_url:  # SQLite: this node is the only one on its state
+            from freehold.state import node_lock
+
+            self._lock = node_lock.claim(self.settings.data_dir)
         db = open_database(self.settings)
         blobs = BlobStore(self.settings.data_dir / "blobs", fsync=self.settings.durability == "fsync")
         self._services = Services(ServiceRuntime(self.settings, db, blobs))
@@ -132,3 +137,8 @@ class Node:
             self._services.stop()
             self._services.runtime.db.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self._lock is not None:
+            from freehold.state import node_lock
+
+            node_lock.release(self._lock)
+            self._lock = None

@@ -306,7 +306,9 @@ class Sandbox:
 
     def _exited_during_invocation(self, exited: asyncio.Future[int]) -> None:
         if self._result is not None:
-            _resolve(self._result, EXITED)
+            # An answer the runtime posted just before exiting may still be unread on its
+            # socket: one more poll first, so that an answer given wins over the exit.
+            self._loop.call_later(EXIT_GRACE, _resolve, self._result, EXITED)
 
     def _failed_init(self, invocation: Invocation, init_log: str) -> InvocationResult:
         if self.init_failure is not None:
@@ -376,6 +378,7 @@ class StreamedResponse:
 
 # What an invocation's future holds when no answer came: the process ended, or time ran out.
 EXITED: tuple[str, bytes, str] = ("exited", b"", "")
+EXIT_GRACE = 0.005  # seconds an exit waits before it ends an invocation (see above)
 TIMED_OUT: tuple[str, bytes, str] = ("timed out", b"", "")
 
 

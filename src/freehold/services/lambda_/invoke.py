@@ -217,6 +217,7 @@ class InvokeOps(LambdaBase):
         self._roles[key] = version.role  # its sandboxes' credentials, once cached, without SQL
         if len(self._specs) >= SPEC_CACHE:
             self._specs.clear()
+            self._roles.clear()  # (their credentials are then asked again once: still cached by role)
         spec = self._specs[key] = FunctionSpec(
             key=key, account_id=version.account_id,
             region=version.region, name=version.name, version=version.version, runtime=version.runtime or "",
