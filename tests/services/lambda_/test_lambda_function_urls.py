@@ -181,6 +181,11 @@ def test_event_and_responses(freehold: Any, lam: Any, role: str) -> None:
     assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == b"\x00\xffraw"
     event = json.loads(_request(freehold, url, "GET", "/echo")[2])
     assert "body" not in event and "queryStringParameters" not in event and event["rawQueryString"] == ""
+    # A client's own X-Forwarded-For is a claim, not its address: the source stays the peer's,
+    # and the client's address is appended to the chain it sent.
+    event = json.loads(_request(freehold, url, "GET", "/echo", headers=[("X-Forwarded-For", "203.0.113.9")])[2])
+    assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.1"
+    assert event["headers"]["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
 
     status, response, body = _request(freehold, url, path="/custom")
     assert (status, body) == (201, b"\x00\x01binary")
