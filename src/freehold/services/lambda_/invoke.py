@@ -249,7 +249,8 @@ class InvokeOps(LambdaBase):
         from freehold.runtime.launch import LaunchError
         from freehold.runtime.seam import Throttled
 
-        version, invocation = self._invocation(version, payload, invoked_arn, request_id, client_context)
+        version, invocation = self._invocation(version, payload, invoked_arn, request_id, client_context,
+                                               self._reserved(version))
         try:
             result = self.executor.invoke(invocation)
         except Throttled as error:
@@ -272,17 +273,17 @@ class InvokeOps(LambdaBase):
             result = _launch_failure(version, invocation.request_id, error)
         return self._ran(version, result)
 
+    def _reserved(self, version: FunctionVersion) -> int | None:
+        """The reserved concurrency of the version's function (SQL)."""
+        row = self.store.function_row(version.account_id, version.region, version.name)
+        return row.reserved_concurrency if row else None
+
     def _invocation(self, version: FunctionVersion, payload: bytes, invoked_arn: str, request_id: str,
-                    client_context: str | None, reserved: int | None | bool = False
-                    ) -> tuple[FunctionVersion, Invocation]:
-        """What to run (blocking: reads SQL, may unpack code); throttled when reserved is 0.
-        `reserved` is the function's reserved concurrency when the caller read it already."""
+                    client_context: str | None, reserved: int | None) -> tuple[FunctionVersion, Invocation]:
+        """What to run (may unpack code); throttled when the function's reserved concurrency
+        (`reserved`) is 0."""
         from freehold.runtime.seam import Invocation
 
-        if reserved is False:
-            row = self.store.function_row(version.account_id, version.region, version.name)
-            reserved = row.reserved_concurrency if row else None
-        assert reserved is not True
         if reserved == 0:
             raise throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
         version, spec = self._prepared(version, reserved)
@@ -364,13 +365,13 @@ class InvokeOps(LambdaBase):
         invoked = ref.qualified_arn if ref.qualifier else ref.arn
         return self._invocation(version, payload, invoked, request_id, client_context, reserved)
 
-    def _invoke_target(self, ref: FunctionRef) -> tuple[FunctionVersion, int | None | bool]:
-        """The version an Invoke runs, and its function's reserved concurrency when read along
-        (False when not): $LATEST or a version number in one statement, an alias as `resolve`."""
+    def _invoke_target(self, ref: FunctionRef) -> tuple[FunctionVersion, int | None]:
+        """The version an Invoke runs and its function's reserved concurrency: $LATEST or a
+        version number in one statement, an alias as `resolve` does."""
         qualifier = ref.qualifier or LATEST
         if qualifier != LATEST and not VERSION_PATTERN.match(qualifier):
             version, _ = self.resolve(ref, route=True)
-            return version, False
+            return version, self._reserved(version)
         key = (ref.account_id, ref.region, ref.name, qualifier)
         generation = LambdaStore.generation
         if self.db.sole_writer:
@@ -382,7 +383,7 @@ class InvokeOps(LambdaBase):
         found = self.store.invoke_target(ref.account_id, ref.region, ref.name, qualifier)
         if found is None:
             version, _ = self.resolve(ref, route=True)  # raises the right not-found error
-            return version, False
+            return version, self._reserved(version)
         config, reserved = found
         parsed = self._versions.get(config)
         if parsed is None:
